@@ -1,0 +1,1 @@
+"""GAN1D networks and transfer models (PyTorch); no Qt imports."""

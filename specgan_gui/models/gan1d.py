@@ -1,0 +1,210 @@
+"""The GAN1D generator and discriminator.
+
+Layer for layer this is the reference design for 1-D spectra (40 wine
+spectra of 1868 points): a generator of two tanh Dense layers followed by
+two rounds of nearest-neighbour upsampling and a 3-point convolution, and
+a discriminator of two convolution and max-pooling rounds followed by a
+Dense(1024) layer and a single logit.  Every output of the generator is
+tanh, so spectra are scaled to [-1, 1] before training.
+
+Tensors are channels-first, as PyTorch's Conv1d expects:
+``(batch, channels, points)``.  The reference was written channels-last
+(Keras).  Its Reshape and Flatten orders differ from ours only by a fixed
+permutation of the Dense weights, so the two networks describe the same
+family of functions.
+
+Spectrum lengths that are not a multiple of 4 are padded at the end by
+repeating the last value (`pad_spectra`), because the two pooling (and
+upsampling) stages halve (and double) the length twice.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+#: Standard deviation of Keras 1's ``normal`` initialiser, used on every
+#: Dense layer of the reference design.
+DENSE_INIT_STD = 0.05
+
+#: Parameter-name prefixes of the discriminator layers that form the
+#: trunk of a transfer model (both convolutions and the Dense(1024)).
+TRUNK_PREFIXES = ("conv1.", "conv2.", "dense.")
+
+
+@dataclass
+class GANArchitecture:
+    """Construction settings of both networks.
+
+    Attributes
+    ----------
+    n_points
+        Spectrum length after preprocessing, before padding.
+    code_length
+        Length of the generator's noise code (uniform on [-1, 1]).
+    generator_filters
+        Filters of the generator's hidden convolution (64 in the reference).
+    discriminator_filters
+        Filters of the discriminator's first convolution (64 in the
+        reference; 128 was tried as a remedy for a failing run).
+    hidden_units
+        Width of the Dense layer after the noise code and before the logit.
+    """
+
+    n_points: int
+    code_length: int = 100
+    generator_filters: int = 64
+    discriminator_filters: int = 64
+    hidden_units: int = 1024
+
+    #: Channels of the generator's reshaped tensor and of the
+    #: discriminator's second convolution (32 in the reference, fixed).
+    bottleneck_channels = 32
+
+    def __post_init__(self) -> None:
+        for name in ("n_points", "code_length", "generator_filters",
+                     "discriminator_filters", "hidden_units"):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            setattr(self, name, int(value))
+        if self.n_points < 8:
+            raise ValueError(f"spectra need at least 8 points, got {self.n_points}")
+
+    @property
+    def padded_points(self) -> int:
+        """Spectrum length rounded up to a multiple of 4."""
+        return int(math.ceil(self.n_points / 4) * 4)
+
+    @property
+    def reduced_points(self) -> int:
+        """Length after two halvings: the generator's reshape length."""
+        return self.padded_points // 4
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> GANArchitecture:
+        fields = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in values.items() if k in fields})
+
+
+def pad_spectra(spectra: torch.Tensor, padded_points: int) -> torch.Tensor:
+    """Pad ``(..., points)`` at the end by repeating the last value."""
+    missing = padded_points - spectra.shape[-1]
+    if missing < 0:
+        raise ValueError(f"spectra have {spectra.shape[-1]} points, more than {padded_points}")
+    if missing == 0:
+        return spectra
+    tail = spectra[..., -1:].expand(*spectra.shape[:-1], missing)
+    return torch.cat([spectra, tail], dim=-1)
+
+
+def pad_array(spectra: np.ndarray, padded_points: int) -> np.ndarray:
+    """NumPy twin of `pad_spectra` for ``(samples, points)`` arrays."""
+    missing = padded_points - spectra.shape[-1]
+    if missing <= 0:
+        return spectra
+    return np.pad(spectra, [(0, 0)] * (spectra.ndim - 1) + [(0, missing)], mode="edge")
+
+
+def _init_dense(layer: nn.Linear) -> None:
+    nn.init.normal_(layer.weight, mean=0.0, std=DENSE_INIT_STD)
+    nn.init.zeros_(layer.bias)
+
+
+def _init_conv(layer: nn.Conv1d) -> None:
+    # Keras 1 convolutions default to Glorot-uniform weights and zero bias.
+    nn.init.xavier_uniform_(layer.weight)
+    nn.init.zeros_(layer.bias)
+
+
+class Generator(nn.Module):
+    """Noise code ``(batch, code_length)`` to spectra ``(batch, 1, padded_points)``."""
+
+    def __init__(self, architecture: GANArchitecture):
+        super().__init__()
+        a = architecture
+        self.architecture = a
+        self.dense1 = nn.Linear(a.code_length, a.hidden_units)
+        self.dense2 = nn.Linear(a.hidden_units, a.reduced_points * a.bottleneck_channels)
+        self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
+        self.conv1 = nn.Conv1d(a.bottleneck_channels, a.generator_filters, 3, padding=1)
+        self.conv2 = nn.Conv1d(a.generator_filters, 1, 3, padding=1)
+        _init_dense(self.dense1)
+        _init_dense(self.dense2)
+        _init_conv(self.conv1)
+        _init_conv(self.conv2)
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        a = self.architecture
+        x = torch.tanh(self.dense1(code))  # (batch, hidden)
+        x = torch.tanh(self.dense2(x))  # (batch, reduced * 32)
+        x = x.view(-1, a.bottleneck_channels, a.reduced_points)  # (batch, 32, L/4)
+        x = self.upsample(x)  # (batch, 32, L/2)
+        x = torch.tanh(self.conv1(x))  # (batch, filters, L/2)
+        x = self.upsample(x)  # (batch, filters, L)
+        return torch.tanh(self.conv2(x))  # (batch, 1, L)
+
+
+class Discriminator(nn.Module):
+    """Spectra ``(batch, 1, padded_points)`` to one logit per spectrum."""
+
+    def __init__(self, architecture: GANArchitecture):
+        super().__init__()
+        a = architecture
+        self.architecture = a
+        self.conv1 = nn.Conv1d(1, a.discriminator_filters, 3, padding=1)
+        self.pool = nn.MaxPool1d(2)
+        self.conv2 = nn.Conv1d(a.discriminator_filters, a.bottleneck_channels, 3, padding=1)
+        self.dense = nn.Linear(a.reduced_points * a.bottleneck_channels, a.hidden_units)
+        self.output = nn.Linear(a.hidden_units, 1)
+        _init_conv(self.conv1)
+        _init_conv(self.conv2)
+        _init_dense(self.dense)
+        _init_dense(self.output)
+
+    def features(self, spectra: torch.Tensor) -> torch.Tensor:
+        """Return the trunk's Dense(1024) activations, ``(batch, hidden)``."""
+        x = self.pool(torch.tanh(self.conv1(spectra)))  # (batch, filters, L/2)
+        x = self.pool(torch.tanh(self.conv2(x)))  # (batch, 32, L/4)
+        return torch.tanh(self.dense(x.flatten(1)))  # (batch, hidden)
+
+    def forward(self, spectra: torch.Tensor) -> torch.Tensor:
+        return self.output(self.features(spectra))  # (batch, 1) logits
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Return the number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def state_to_numpy(module: nn.Module) -> dict[str, np.ndarray]:
+    """Copy a module's state dict to CPU NumPy arrays (for storage)."""
+    return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
+
+
+def load_numpy_state(module: nn.Module, state: dict[str, np.ndarray]) -> None:
+    """Load arrays written by `state_to_numpy`, checking names and shapes."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"stored weights do not fit this network: missing {missing}, unexpected {unexpected}"
+        )
+    tensors = {}
+    for name, target in expected.items():
+        array = np.asarray(state[name])
+        if tuple(array.shape) != tuple(target.shape):
+            raise ValueError(
+                f"stored weight {name} has shape {array.shape}, the network expects "
+                f"{tuple(target.shape)}"
+            )
+        tensors[name] = torch.from_numpy(array.copy()).to(target.dtype)
+    module.load_state_dict(tensors)

@@ -1,0 +1,1 @@
+"""Training, transfer, comparison and prediction; no Qt imports."""
