@@ -26,11 +26,52 @@ SNIFF_BYTES = 4096
 
 @dataclass
 class ReadResult:
-    """What a reader returns: the spectra plus how they were read."""
+    """What a reader returns: the spectra plus how they were read.
 
-    dataset: SpectralDataset
+    A file may hold spectra on different axes (JCAMP-DX LINK blocks, SPC
+    files with one x array per subfile), so `blocks` holds one data set per
+    axis, in file order.  `dataset` merges them when they share one axis.
+    """
+
+    blocks: list[SpectralDataset]
     format: str
     warnings: list[str] = field(default_factory=list)
+    path: str = ""
+
+    @classmethod
+    def single(cls, dataset: SpectralDataset, format: str, warnings=None, path="") -> ReadResult:
+        return cls([dataset], format, list(warnings or []), str(path))
+
+    @property
+    def dataset(self) -> SpectralDataset:
+        """Return all spectra as one data set; reject blocks on different axes."""
+        if len(self.blocks) == 1:
+            return self.blocks[0]
+        first = self.blocks[0]
+        for block in self.blocks[1:]:
+            same = block.axis.shape == first.axis.shape and np.array_equal(block.axis, first.axis)
+            if not same or block.axis_unit != first.axis_unit:
+                raise ReadError(
+                    self.path or first.name,
+                    f"holds {len(self.blocks)} blocks of spectra on different axes "
+                    f"({', '.join(str(b.n_points) for b in self.blocks[:6])} points).",
+                    hint="Import one block at a time, or resample them onto one grid.",
+                )
+        ids = [s for b in self.blocks for s in b.sample_ids]
+        return SpectralDataset(
+            axis=first.axis,
+            spectra=np.vstack([b.spectra for b in self.blocks]),
+            axis_unit=first.axis_unit,
+            sample_ids=ids,
+            references=pd.concat([b.references for b in self.blocks], ignore_index=True),
+            metadata=dict(first.metadata),
+            y_unit=first.y_unit,
+            name=first.name,
+        )
+
+    @property
+    def n_spectra(self) -> int:
+        return sum(b.n_samples for b in self.blocks)
 
 
 class Reader:
@@ -58,9 +99,16 @@ def register(reader: Reader) -> Reader:
     return reader
 
 
+#: Reader modules under specgan_gui.io; each registers its readers on import.
+READER_MODULES = ("table",)
+
+
 def _ensure_readers_loaded() -> None:
-    # Imported here so that each reader module can import this one.
-    from specgan_gui.io import table  # noqa: F401  (registers on import)
+    # Imported lazily so that each reader module can import this one.
+    import importlib
+
+    for name in READER_MODULES:
+        importlib.import_module(f"specgan_gui.io.{name}")
 
 
 def supported_formats() -> list[str]:
@@ -111,6 +159,7 @@ def read_spectra(path, **options) -> ReadResult:
     reader = pick_reader(path)
     log.info("reading %s as %s", path, reader.name)
     result = reader.read(path, **options)
+    result.path = str(path)
     for warning in result.warnings:
         log.warning("%s: %s", path, warning)
     return result
@@ -171,4 +220,4 @@ def read_many(paths, **options) -> ReadResult:
         name=paths[0].stem if len(paths) == 1 else f"{paths[0].stem} and {len(paths) - 1} more",
     )
     formats = sorted({r.format for r in results})
-    return ReadResult(dataset=dataset, format=", ".join(formats), warnings=warnings)
+    return ReadResult.single(dataset, ", ".join(formats), warnings)

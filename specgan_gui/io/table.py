@@ -297,7 +297,7 @@ class TextTableReader(Reader):
         dataset.metadata["encoding"] = encoding
         label = {",": "comma", ";": "semicolon", "\t": "tab"}[delimiter]
         fmt = f"{self.name} ({label}-separated, decimal {'comma' if decimal == ',' else 'point'})"
-        return ReadResult(dataset=dataset, format=fmt, warnings=warnings)
+        return ReadResult.single(dataset, fmt, warnings, path)
 
 
 class ExcelTableReader(Reader):
@@ -331,7 +331,7 @@ class ExcelTableReader(Reader):
                 found.append(f"sheet {name!r}: {error.problem}")
                 continue
             dataset.metadata["sheet"] = str(name)
-            return ReadResult(dataset=dataset, format=f"{self.name} (sheet {name})", warnings=warnings)
+            return ReadResult.single(dataset, f"{self.name} (sheet {name})", warnings, path)
         raise ReadError(
             path,
             "holds no sheet with spectra: " + "; ".join(found),
