@@ -1,0 +1,66 @@
+"""Choice of the torch device that training runs on."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from specgan_gui.errors import SettingsError
+
+logger = logging.getLogger(__name__)
+
+#: Device names a user may choose in the settings.
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str) -> torch.device:
+    """Turn a device setting into a `torch.device`.
+
+    Parameters
+    ----------
+    name
+        ``"auto"`` (CUDA when a GPU is usable, else the CPU), ``"cpu"``,
+        ``"cuda"`` or ``"cuda:N"`` for GPU number N.
+
+    Raises
+    ------
+    SettingsError
+        If the name is unknown, or CUDA is requested but not usable.
+    """
+    text = str(name).strip().lower()
+    if text == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        logger.debug("device 'auto' resolved to %s", device)
+        return device
+    if text == "cpu":
+        return torch.device("cpu")
+    if text == "cuda" or text.startswith("cuda:"):
+        return _cuda_device(text)
+    raise SettingsError(
+        f"Unknown device {name!r}. Choose one of {', '.join(DEVICE_CHOICES)} "
+        "(or cuda:N for GPU number N)."
+    )
+
+
+def _cuda_device(text: str) -> torch.device:
+    if not torch.cuda.is_available():
+        if torch.version.cuda is None:
+            reason = f"this PyTorch build ({torch.__version__}) has no CUDA support"
+        else:
+            reason = "no usable NVIDIA GPU or driver was found"
+        raise SettingsError(
+            f"Device {text!r} was requested, but CUDA is not available: {reason}. "
+            "Set the device to 'auto' or 'cpu' to train on the CPU."
+        )
+    try:
+        device = torch.device(text)
+    except RuntimeError as error:
+        raise SettingsError(f"Invalid CUDA device {text!r}: {error}") from error
+    count = torch.cuda.device_count()
+    if device.index is not None and device.index >= count:
+        raise SettingsError(
+            f"Device {text!r} was requested, but only {count} GPU(s) are available "
+            f"(cuda:0 to cuda:{count - 1})."
+        )
+    return device

@@ -1,0 +1,175 @@
+"""Layer shapes, sizes and initialisation of the GAN1D networks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from specgan_gui.models.gan1d import (
+    DENSE_INIT_STD,
+    Discriminator,
+    GANArchitecture,
+    Generator,
+    count_parameters,
+    load_numpy_state,
+    pad_array,
+    pad_spectra,
+    state_to_numpy,
+)
+
+REFERENCE_POINTS = 1868
+
+
+def record_shapes(module: torch.nn.Module, names: list[str]) -> list[tuple[str, str, tuple]]:
+    """Register hooks that log (layer, "in"/"out", shape without batch) per call."""
+    log: list[tuple[str, str, tuple]] = []
+    for name in names:
+        layer = getattr(module, name)
+
+        def hook(_layer, inputs, output, name=name):
+            log.append((name, "in", tuple(inputs[0].shape[1:])))
+            log.append((name, "out", tuple(output.shape[1:])))
+
+        layer.register_forward_hook(hook)
+    return log
+
+
+@pytest.fixture(scope="module")
+def reference_networks():
+    architecture = GANArchitecture(REFERENCE_POINTS)
+    torch.manual_seed(0)
+    return architecture, Generator(architecture), Discriminator(architecture)
+
+
+def test_generator_layer_shapes(reference_networks):
+    architecture, generator, _ = reference_networks
+    log = record_shapes(generator, ["dense1", "dense2", "upsample", "conv1", "conv2"])
+    with torch.no_grad():
+        output = generator(torch.rand(2, architecture.code_length) * 2 - 1)
+    outputs = [(name, shape) for name, kind, shape in log if kind == "out"]
+    assert outputs == [
+        ("dense1", (1024,)),
+        ("dense2", (14944,)),
+        ("upsample", (32, 934)),
+        ("conv1", (64, 934)),
+        ("upsample", (64, 1868)),
+        ("conv2", (1, 1868)),
+    ]
+    # The reshape sits between dense2 and the first upsampling.
+    first_upsample_input = next(s for n, k, s in log if n == "upsample" and k == "in")
+    assert first_upsample_input == (32, 467)
+    assert output.shape == (2, 1, 1868)
+    assert float(output.abs().max()) <= 1.0  # tanh output
+
+
+def test_discriminator_layer_shapes(reference_networks):
+    _, _, discriminator = reference_networks
+    log = record_shapes(discriminator, ["conv1", "pool", "conv2", "dense", "output"])
+    with torch.no_grad():
+        logits = discriminator(torch.rand(2, 1, REFERENCE_POINTS) * 2 - 1)
+    outputs = [(name, shape) for name, kind, shape in log if kind == "out"]
+    assert outputs == [
+        ("conv1", (64, 1868)),
+        ("pool", (64, 934)),
+        ("conv2", (32, 934)),
+        ("pool", (32, 467)),
+        ("dense", (1024,)),
+        ("output", (1,)),
+    ]
+    dense_input = next(s for n, k, s in log if n == "dense" and k == "in")
+    assert dense_input == (14944,)  # the flattened (32, 467) tensor
+    assert logits.shape == (2, 1)
+
+
+def test_discriminator_features_shape(reference_networks):
+    _, _, discriminator = reference_networks
+    with torch.no_grad():
+        features = discriminator.features(torch.zeros(3, 1, REFERENCE_POINTS))
+    assert features.shape == (3, 1024)
+
+
+def test_parameter_counts(reference_networks):
+    _, generator, discriminator = reference_networks
+    assert count_parameters(generator) == 15_427_425
+    assert count_parameters(discriminator) == 15_311_137
+
+
+def test_dense_init_std(reference_networks):
+    _, generator, discriminator = reference_networks
+    for layer in (generator.dense1, generator.dense2, discriminator.dense):
+        weights = layer.weight.detach()
+        assert abs(float(weights.std()) - DENSE_INIT_STD) < 0.002
+        assert abs(float(weights.mean())) < 0.002
+        assert float(layer.bias.detach().abs().max()) == 0.0
+    # The 1024 output weights are few, so their spread is looser.
+    assert abs(float(discriminator.output.weight.detach().std()) - DENSE_INIT_STD) < 0.01
+
+
+def test_odd_length_pads_to_multiple_of_four():
+    architecture = GANArchitecture(1841)
+    assert architecture.padded_points == 1844
+    assert architecture.reduced_points == 461
+
+    spectra = torch.linspace(-1, 1, 2 * 1841).reshape(2, 1, 1841)
+    padded = pad_spectra(spectra, architecture.padded_points)
+    assert padded.shape == (2, 1, 1844)
+    assert torch.equal(padded[..., :1841], spectra)
+    assert torch.equal(padded[..., 1841:], spectra[..., -1:].expand(2, 1, 3))
+
+    array = spectra[:, 0].numpy()
+    padded_array = pad_array(array, architecture.padded_points)
+    assert np.array_equal(padded_array, padded[:, 0].numpy())
+
+    generator = Generator(architecture)
+    discriminator = Discriminator(architecture)
+    with torch.no_grad():
+        generated = generator(torch.zeros(1, architecture.code_length))
+        logits = discriminator(padded)
+    assert generated.shape == (1, 1, 1844)
+    assert logits.shape == (2, 1)
+
+
+def test_pad_spectra_rejects_longer_input():
+    with pytest.raises(ValueError, match="more than"):
+        pad_spectra(torch.zeros(1, 1, 10), 8)
+
+
+def test_widened_discriminator_first_conv():
+    architecture = GANArchitecture(400, discriminator_filters=128)
+    discriminator = Discriminator(architecture)
+    assert discriminator.conv1.weight.shape == (128, 1, 3)
+    assert discriminator.conv2.weight.shape == (32, 128, 3)
+    log = record_shapes(discriminator, ["conv1"])
+    with torch.no_grad():
+        discriminator(torch.zeros(1, 1, 400))
+    assert log[1] == ("conv1", "out", (128, 400))
+
+
+def test_architecture_dict_round_trip():
+    architecture = GANArchitecture(1841, code_length=200, discriminator_filters=128)
+    restored = GANArchitecture.from_dict({**architecture.to_dict(), "unknown": 1})
+    assert restored == architecture
+
+
+@pytest.mark.parametrize("values", [{"n_points": 4}, {"n_points": 100, "code_length": 0}])
+def test_architecture_rejects_invalid_sizes(values):
+    with pytest.raises(ValueError):
+        GANArchitecture(**values)
+
+
+def test_numpy_state_round_trip():
+    architecture = GANArchitecture(64, hidden_units=16)
+    source = Discriminator(architecture)
+    target = Discriminator(architecture)
+    load_numpy_state(target, state_to_numpy(source))
+    spectra = torch.rand(4, 1, 64) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(source(spectra), target(spectra))
+
+
+def test_numpy_state_rejects_other_shape():
+    small = Discriminator(GANArchitecture(64, hidden_units=16))
+    wide = Discriminator(GANArchitecture(64, hidden_units=16, discriminator_filters=128))
+    with pytest.raises(ValueError, match="shape"):
+        load_numpy_state(small, state_to_numpy(wide))
