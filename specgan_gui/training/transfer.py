@@ -1,0 +1,377 @@
+"""Transfer networks: the GAN discriminator's trunk with a new output head.
+
+A `TransferNetwork` has the discriminator's two convolutions and its
+Dense(1024) layer under the same names (``conv1``, ``conv2``, ``dense``),
+so a checkpoint's discriminator state loads into it by name.  A new Linear
+``head`` gives one output per target (regression) or per class
+(classification).  "From scratch" is the same network without a loaded
+trunk, so the comparison isolates what the GAN training contributed.
+
+Regression targets are standardised on the training samples before
+fitting (mean 0, standard deviation 1) and predictions are mapped back.
+`TargetCoding` stores those numbers, or the sorted class labels, so a saved
+model repeats them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from specgan_gui.errors import SettingsError
+from specgan_gui.models.gan1d import (
+    DENSE_INIT_STD,
+    TRUNK_PREFIXES,
+    Discriminator,
+    GANArchitecture,
+    pad_array,
+)
+from specgan_gui.training.device import DEVICE_CHOICES
+
+logger = logging.getLogger(__name__)
+
+TASKS = ("regression", "classification")
+CV_SCHEMES = ("auto", "loo", "kfold")
+
+
+@dataclass
+class TransferSettings:
+    """Settings of fine-tuning and of the cross-validated comparison.
+
+    Attributes
+    ----------
+    epochs
+        Fine-tuning epochs of each network in each fold.
+    learning_rate
+        Adam learning rate of the networks.
+    batch_size
+        Spectra per mini-batch.
+    freeze_trunk
+        Train only the new head of the GAN transfer network, keeping the
+        loaded convolution and Dense(1024) weights fixed.
+    cv
+        ``"auto"`` (leave-one-out up to 30 samples, k-fold above),
+        ``"loo"`` (leave-one-out) or ``"kfold"``.
+    n_folds
+        Number of folds for k-fold cross-validation.
+    seed
+        Seed of fold assignment, network initialisation and batch order.
+    max_pls_components
+        Largest number of PLS components the inner cross-validation tries.
+    pls_components
+        Fixed number of PLS components. With 0 the inner cross-validation
+        on each training fold chooses it.
+    device
+        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    """
+
+    epochs: int = 200
+    learning_rate: float = 1e-4
+    batch_size: int = 16
+    freeze_trunk: bool = False
+    cv: str = "auto"
+    n_folds: int = 5
+    seed: int = 0
+    max_pls_components: int = 15
+    pls_components: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name, minimum in (("epochs", 1), ("batch_size", 1), ("n_folds", 2),
+                              ("max_pls_components", 1), ("pls_components", 0),
+                              ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < minimum:
+                raise SettingsError(
+                    f"Transfer setting {name} must be an integer of at least {minimum}, "
+                    f"got {value!r}."
+                )
+            setattr(self, name, int(value))
+        self.learning_rate = float(self.learning_rate)
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise SettingsError(
+                f"Transfer setting learning_rate must be a positive number, got "
+                f"{self.learning_rate!r}."
+            )
+        if self.cv not in CV_SCHEMES:
+            raise SettingsError(
+                f"Unknown cross-validation scheme {self.cv!r}. Choose one of "
+                f"{', '.join(CV_SCHEMES)}."
+            )
+        self.freeze_trunk = bool(self.freeze_trunk)
+        self.device = str(self.device).strip().lower()
+        if self.device not in DEVICE_CHOICES and not self.device.startswith("cuda:"):
+            raise SettingsError(
+                f"Transfer setting device must be one of {', '.join(DEVICE_CHOICES)} "
+                f"(or cuda:N), got {self.device!r}."
+            )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TransferSettings:
+        """Build settings from a dict, ignoring keys this version does not know."""
+        fields = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in values.items() if k in fields})
+
+
+class TransferNetwork(nn.Module):
+    """Discriminator trunk plus a new head: ``(batch, 1, padded_points)`` to outputs.
+
+    Parameters
+    ----------
+    architecture
+        The GAN architecture whose discriminator supplies the trunk.
+    n_outputs
+        1 for regression, the number of classes for classification.
+    """
+
+    def __init__(self, architecture: GANArchitecture, n_outputs: int):
+        super().__init__()
+        if n_outputs < 1:
+            raise ValueError(f"a transfer network needs at least one output, got {n_outputs}")
+        self.architecture = architecture
+        self.n_outputs = int(n_outputs)
+        # Borrow the layers of a freshly initialised discriminator, so "from
+        # scratch" starts exactly as an untrained GAN discriminator would.
+        discriminator = Discriminator(architecture)
+        self.conv1 = discriminator.conv1
+        self.pool = discriminator.pool
+        self.conv2 = discriminator.conv2
+        self.dense = discriminator.dense
+        self.head = nn.Linear(architecture.hidden_units, self.n_outputs)
+        nn.init.normal_(self.head.weight, mean=0.0, std=DENSE_INIT_STD)
+        nn.init.zeros_(self.head.bias)
+
+    def trunk_parameters(self) -> dict[str, nn.Parameter]:
+        """Return the trunk's parameters by state-dict name (``conv1.weight``, ...)."""
+        return {
+            name: parameter
+            for name, parameter in self.named_parameters()
+            if name.startswith(TRUNK_PREFIXES)
+        }
+
+    def load_trunk(self, discriminator_state: dict[str, np.ndarray]) -> None:
+        """Copy ``conv1.*``, ``conv2.*`` and ``dense.*`` from a discriminator state.
+
+        Raises
+        ------
+        SettingsError
+            When a trunk weight is missing from the state or has another
+            shape, which happens when the checkpoint was trained on spectra
+            of another length or with other layer sizes.
+        """
+        own = self.state_dict()
+        tensors = {}
+        for name, target in own.items():
+            if not name.startswith(TRUNK_PREFIXES):
+                continue
+            if name not in discriminator_state:
+                raise SettingsError(
+                    f"The checkpoint has no discriminator weight {name}, so it cannot "
+                    f"supply the transfer network's trunk. Choose a checkpoint of a "
+                    f"GAN1D discriminator."
+                )
+            array = np.asarray(discriminator_state[name])
+            if tuple(array.shape) != tuple(target.shape):
+                raise SettingsError(
+                    f"The checkpoint's discriminator weight {name} has shape "
+                    f"{tuple(array.shape)} but this transfer network needs "
+                    f"{tuple(target.shape)} (spectra of {self.architecture.n_points} "
+                    f"points, {self.architecture.discriminator_filters} filters, "
+                    f"{self.architecture.hidden_units} hidden units). The GAN was "
+                    f"trained on spectra of another length or with other layer sizes. "
+                    f"Use the preprocessing and architecture it was trained with."
+                )
+            tensors[name] = torch.from_numpy(array.copy()).to(target.dtype)
+        self.load_state_dict(tensors, strict=False)
+
+    def freeze_trunk(self) -> None:
+        """Exclude the trunk from training, so only the head learns."""
+        for parameter in self.trunk_parameters().values():
+            parameter.requires_grad_(False)
+
+    def features(self, spectra: torch.Tensor) -> torch.Tensor:
+        """Return the trunk's Dense activations, ``(batch, hidden_units)``."""
+        x = self.pool(torch.tanh(self.conv1(spectra)))  # (batch, filters, L/2)
+        x = self.pool(torch.tanh(self.conv2(x)))  # (batch, 32, L/4)
+        return torch.tanh(self.dense(x.flatten(1)))  # (batch, hidden)
+
+    def forward(self, spectra: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(spectra))  # (batch, n_outputs)
+
+
+def build_network(
+    architecture: GANArchitecture,
+    n_outputs: int,
+    seed: int,
+    discriminator_state: dict[str, np.ndarray] | None = None,
+    freeze_trunk: bool = False,
+) -> TransferNetwork:
+    """Create a seeded transfer network, optionally loading a GAN trunk.
+
+    The seed is applied inside a forked random state, so building a network
+    does not change the caller's global torch random numbers.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        network = TransferNetwork(architecture, n_outputs)
+    if discriminator_state is not None:
+        network.load_trunk(discriminator_state)
+        if freeze_trunk:
+            network.freeze_trunk()
+    return network
+
+
+@dataclass
+class TargetCoding:
+    """Conversion of reference values to network targets and of outputs back to values.
+
+    Attributes
+    ----------
+    task
+        ``"regression"`` or ``"classification"``.
+    mean, std
+        Mean and standard deviation of the training targets (regression).
+    classes
+        Sorted class labels (classification). Output ``i`` is ``classes[i]``.
+    """
+
+    task: str
+    mean: float = 0.0
+    std: float = 1.0
+    classes: tuple[str, ...] = ()
+
+    @classmethod
+    def fit(
+        cls, task: str, values: np.ndarray, classes: Sequence[str] | None = None
+    ) -> TargetCoding:
+        """Learn the coding from training targets.
+
+        For classification, `classes` may fix the label set (all classes of
+        the data set), so every fold's network has the same outputs even
+        when a class is missing from a training fold.
+        """
+        if task == "regression":
+            values = np.asarray(values, dtype=np.float64)
+            std = float(np.std(values))
+            # A constant target cannot be scaled; keep the unit instead of
+            # dividing by zero.
+            return cls(task, float(np.mean(values)), std if std > 0 else 1.0)
+        if classes is None:
+            classes = np.unique(np.asarray(values, dtype=str))
+        return cls(task, classes=tuple(str(c) for c in sorted(classes)))
+
+    @property
+    def n_outputs(self) -> int:
+        return 1 if self.task == "regression" else len(self.classes)
+
+    def encode(self, values: np.ndarray) -> np.ndarray:
+        """Return standardised floats (regression) or class indices (classification)."""
+        if self.task == "regression":
+            return (np.asarray(values, dtype=np.float64) - self.mean) / self.std
+        index = {c: i for i, c in enumerate(self.classes)}
+        return np.array([index[str(v)] for v in values], dtype=np.int64)
+
+    def decode(self, outputs: np.ndarray) -> np.ndarray:
+        """Map network outputs ``(n, n_outputs)`` to values or class labels ``(n,)``."""
+        outputs = np.asarray(outputs, dtype=np.float64)
+        if self.task == "regression":
+            return outputs.reshape(len(outputs), -1)[:, 0] * self.std + self.mean
+        return np.asarray(self.classes, dtype=str)[np.argmax(outputs, axis=1)]
+
+
+def network_inputs(spectra: np.ndarray, architecture: GANArchitecture) -> torch.Tensor:
+    """Return preprocessed spectra ``(n, points)`` as ``(n, 1, padded_points)`` float32."""
+    spectra = np.asarray(spectra, dtype=np.float64)
+    if spectra.shape[1] != architecture.n_points:
+        raise SettingsError(
+            f"The preprocessed spectra have {spectra.shape[1]} points but the network "
+            f"was built for {architecture.n_points}. Use the preprocessing the network "
+            f"was trained with."
+        )
+    padded = pad_array(spectra, architecture.padded_points)
+    return torch.from_numpy(padded.astype(np.float32)).unsqueeze(1)
+
+
+def fit_network(
+    network: TransferNetwork,
+    spectra: np.ndarray,
+    targets: np.ndarray,
+    task: str,
+    settings: TransferSettings,
+    device: torch.device,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> list[float]:
+    """Train a network in place with Adam on mini-batches and return the mean loss per epoch.
+
+    Parameters
+    ----------
+    spectra
+        Preprocessed spectra ``(n, points)``, unpadded.
+    targets
+        Output of `TargetCoding.encode`: standardised floats (regression,
+        mean squared error) or class indices (classification, cross-entropy).
+    on_epoch
+        Called after each epoch with the count of completed epochs and the
+        mean loss. The comparison uses it to report progress and to stop.
+    """
+    network.to(device)
+    network.train()
+    inputs = network_inputs(spectra, network.architecture).to(device)
+    if task == "regression":
+        labels = torch.as_tensor(np.asarray(targets, dtype=np.float32)).view(-1, 1)
+        loss_function: nn.Module = nn.MSELoss()
+    else:
+        labels = torch.as_tensor(np.asarray(targets, dtype=np.int64))
+        loss_function = nn.CrossEntropyLoss()
+    labels = labels.to(device)
+    trainable = [p for p in network.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=settings.learning_rate)
+    # Batch order comes from its own seeded generator (on the CPU, where
+    # randperm is reproducible), independent of the global random state.
+    generator = torch.Generator().manual_seed(settings.seed)
+
+    n_samples = inputs.shape[0]
+    losses = []
+    for epoch in range(settings.epochs):
+        order = torch.randperm(n_samples, generator=generator).to(device)
+        total = 0.0
+        for start in range(0, n_samples, settings.batch_size):
+            batch = order[start:start + settings.batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_function(network(inputs[batch]), labels[batch])
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(batch)
+        losses.append(total / n_samples)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, losses[-1])
+    network.eval()
+    logger.debug("fitted %d epochs, final loss %.4g", settings.epochs, losses[-1])
+    return losses
+
+
+def network_outputs(
+    network: TransferNetwork, spectra: np.ndarray, device: torch.device | None = None,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Return raw outputs ``(n, n_outputs)`` for preprocessed spectra ``(n, points)``."""
+    if device is None:
+        device = next(network.parameters()).device
+    network.eval()
+    inputs = network_inputs(spectra, network.architecture)
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, inputs.shape[0], batch_size):
+            batch = inputs[start:start + batch_size].to(device)
+            outputs.append(network(batch).cpu().numpy())
+    return np.concatenate(outputs).astype(np.float64)
+

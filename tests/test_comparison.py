@@ -1,0 +1,356 @@
+"""Cross-validated comparison on real spectra: folds, metrics, PLS, records, stops."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.cross_decomposition import PLSRegression
+from sklearn.model_selection import LeaveOneOut, cross_val_predict
+
+from specgan_gui.data.preprocessing import Pipeline
+from specgan_gui.errors import DataError, SettingsError
+from specgan_gui.models.gan1d import GANArchitecture
+from specgan_gui.project.store import read_tree, write_tree
+from specgan_gui.training.comparison import (
+    MODEL_NAMES,
+    ComparisonResult,
+    compare_models,
+    fold_splits,
+    make_folds,
+)
+from specgan_gui.training.gan_trainer import (
+    Checkpoint,
+    GANTrainer,
+    GANTrainingSettings,
+    TrainingCallbacks,
+)
+from specgan_gui.training.task import Cancelled, TaskState
+from specgan_gui.training.transfer import (
+    TargetCoding,
+    TransferSettings,
+    build_network,
+    fit_network,
+    network_outputs,
+)
+
+GLUCOSE_CROP = (950, 1550)  # cm-1
+COFFEE_CROP = (1200, 1499)  # point indices: 300 points
+
+
+def gan_checkpoint(spectra_scaled: np.ndarray, architecture: GANArchitecture) -> Checkpoint:
+    """Train the GAN for two epochs and return its last checkpoint."""
+
+    class Keep(TrainingCallbacks):
+        def __init__(self):
+            self.checkpoints = []
+
+        def on_checkpoint(self, checkpoint):
+            self.checkpoints.append(checkpoint)
+
+    settings = GANTrainingSettings(epochs=2, batch_size=16, device="cpu",
+                                   checkpoint_interval=1)
+    keep = Keep()
+    GANTrainer(spectra_scaled, architecture, settings).run(callbacks=keep)
+    return keep.checkpoints[-1]
+
+
+@pytest.fixture(scope="module")
+def glucose_setup(fermentation):
+    pipeline = Pipeline.default(crop=GLUCOSE_CROP)
+    scaled = pipeline.unfitted_copy().fit_transform(fermentation.axis, fermentation.spectra)
+    architecture = GANArchitecture(n_points=scaled.shape[1], hidden_units=256)
+    return pipeline, architecture, gan_checkpoint(scaled, architecture)
+
+
+@pytest.fixture(scope="module")
+def glucose_result(fermentation, glucose_setup):
+    pipeline, architecture, checkpoint = glucose_setup
+    settings = TransferSettings(epochs=2, learning_rate=1e-3, device="cpu")
+    return compare_models(fermentation, "glucose", "regression", pipeline, architecture,
+                          checkpoint, settings)
+
+
+def test_regression_rows(glucose_result, glucose_setup):
+    rows = glucose_result.rows
+    assert [row["model"] for row in rows] == list(MODEL_NAMES)
+    for row in rows:
+        assert np.isfinite(row["rmsecv"])
+        assert np.isfinite(row["r2"])
+    assert rows[0]["checkpoint_epoch"] == glucose_setup[2].epoch == 2
+    assert glucose_result.checkpoint_epoch == 2
+    pls = glucose_result.row("PLS")
+    per_fold = glucose_result.pls_components
+    assert per_fold.shape == (21,)
+    assert pls["components"] == np.median(per_fold)
+    assert per_fold.min() >= 1
+    assert per_fold.max() <= 15
+
+
+def test_regression_metrics_recomputed(glucose_result):
+    measured = glucose_result.measured
+    for name, predicted in glucose_result.predictions.items():
+        row = glucose_result.row(name)
+        assert row["rmsecv"] == pytest.approx(np.sqrt(np.mean((predicted - measured) ** 2)))
+        residual = np.sum((predicted - measured) ** 2)
+        total = np.sum((measured - measured.mean()) ** 2)
+        assert row["r2"] == pytest.approx(1 - residual / total)
+
+
+def test_pls_beats_mean_on_glucose(glucose_result):
+    # Cut and scaled spectra carry the glucose signal; the mean predictor
+    # has an RMSECV near the 14 g/L spread of the references.
+    assert glucose_result.row("PLS")["rmsecv"] < 0.3 * glucose_result.measured.std()
+
+
+def test_leave_one_out_folds(glucose_result, fermentation):
+    folds = glucose_result.fold_of_sample
+    assert folds.shape == (fermentation.n_samples,)
+    assert sorted(folds.tolist()) == list(range(fermentation.n_samples))
+    for name in MODEL_NAMES:
+        predicted = glucose_result.predictions[name]
+        assert predicted.shape == (fermentation.n_samples,)
+        assert np.isfinite(predicted).all(), name
+
+
+def test_networks_use_the_shared_folds(glucose_result, glucose_setup, fermentation):
+    """Refitting fold 4 by hand reproduces both networks' held-out prediction."""
+    pipeline, architecture, checkpoint = glucose_setup
+    settings = TransferSettings.from_dict(glucose_result.settings)
+    train, test = fold_splits(glucose_result.fold_of_sample)[4]
+    fold_pipeline = pipeline.unfitted_copy().fit(fermentation.axis, fermentation.spectra[train])
+    x_train = fold_pipeline.transform(fermentation.spectra[train])
+    x_test = fold_pipeline.transform(fermentation.spectra[test])
+    y_train = glucose_result.measured[train]
+    coding = TargetCoding.fit("regression", y_train)
+    for name, trunk in (("GAN transfer", checkpoint.discriminator), ("From scratch", None)):
+        network = build_network(architecture, 1, settings.seed, trunk)
+        fit_network(network, x_train, coding.encode(y_train), "regression", settings,
+                    torch.device("cpu"))
+        expected = coding.decode(network_outputs(network, x_test))
+        np.testing.assert_allclose(glucose_result.predictions[name][test], expected,
+                                   rtol=1e-5, err_msg=name)
+
+
+def test_final_models(glucose_result, glucose_setup):
+    assert set(glucose_result.models) == set(MODEL_NAMES)
+    gan = glucose_result.models["GAN transfer"]
+    assert gan.kind == "network"
+    assert gan.checkpoint_epoch == 2
+    assert gan.architecture == glucose_setup[1].to_dict()
+    assert glucose_result.models["From scratch"].checkpoint_epoch is None
+    pls = glucose_result.models["PLS"]
+    assert pls.kind == "pls"
+    assert pls.n_components >= 1
+    for model in glucose_result.models.values():
+        assert model.fitted_values.shape == (21,)
+        assert model.target == "glucose"
+
+
+def test_record_round_trip(glucose_result, tmp_path):
+    record = glucose_result.to_record()
+    assert set(record["predictions"]) == {"gan_transfer", "from_scratch", "pls"}
+    with h5py.File(tmp_path / "record.h5", "w") as file:
+        write_tree(file.create_group("run"), record)
+    with h5py.File(tmp_path / "record.h5", "r") as file:
+        stored = read_tree(file["run"])
+
+    assert ComparisonResult.rows_from_record(stored) == glucose_result.rows
+    restored = ComparisonResult.from_record(stored)
+    assert restored.checkpoint_epoch == 2
+    assert restored.task == "regression"
+    assert restored.settings == glucose_result.settings
+    np.testing.assert_array_equal(restored.fold_of_sample, glucose_result.fold_of_sample)
+    np.testing.assert_array_equal(restored.measured, glucose_result.measured)
+    for name in MODEL_NAMES:
+        np.testing.assert_array_equal(restored.predictions[name],
+                                      glucose_result.predictions[name])
+    assert restored.classes is None
+    assert restored.sample_ids == glucose_result.sample_ids
+    assert restored.best_model() == glucose_result.best_model()
+    np.testing.assert_array_equal(restored.pls_components, glucose_result.pls_components)
+
+
+def test_pls_fixed_components_match_sklearn(fermentation):
+    """PLS at 4 components inside the tool equals scikit-learn on the same folds."""
+    pipeline = Pipeline.default(crop=GLUCOSE_CROP)
+    n_points = pipeline.unfitted_copy().fit_transform(
+        fermentation.axis, fermentation.spectra).shape[1]
+    settings = TransferSettings(epochs=1, pls_components=4, device="cpu")
+    result = compare_models(fermentation, "glucose", "regression", pipeline,
+                            GANArchitecture(n_points=n_points, hidden_units=16), None, settings)
+    assert [row["model"] for row in result.rows] == ["From scratch", "PLS"]
+    assert "GAN transfer" not in result.predictions
+    assert result.checkpoint_epoch is None
+    assert "checkpoint_epoch" not in result.to_record()
+    assert result.pls_components.tolist() == [4] * 21
+    assert result.row("PLS")["components"] == 4
+
+    # The tool scales each training fold with its own minimum and maximum.
+    # That is an affine map of all points alike, which PLS (centred, no
+    # scaling) cancels, so the unscaled cut spectra give the same predictions.
+    keep = (fermentation.axis >= GLUCOSE_CROP[0]) & (fermentation.axis <= GLUCOSE_CROP[1])
+    glucose = fermentation.references["glucose"].to_numpy(dtype=float)
+    direct = cross_val_predict(PLSRegression(n_components=4, scale=False),
+                               fermentation.spectra[:, keep], glucose, cv=LeaveOneOut())
+    np.testing.assert_allclose(result.predictions["PLS"], np.ravel(direct), rtol=1e-6,
+                               atol=1e-8)
+
+
+def test_coffee_classification(coffee):
+    pipeline = Pipeline.default(crop=COFFEE_CROP)
+    scaled = pipeline.unfitted_copy().fit_transform(coffee.axis, coffee.spectra)
+    architecture = GANArchitecture(n_points=scaled.shape[1], hidden_units=64)
+    checkpoint = gan_checkpoint(scaled, architecture)
+    settings = TransferSettings(epochs=2, learning_rate=1e-3, device="cpu")
+    result = compare_models(coffee, "origin", "classification", pipeline, architecture,
+                            checkpoint, settings)
+
+    assert result.classes == ["Brasil", "Ethiopia", "Vietnam"]
+    assert [row["model"] for row in result.rows] == list(MODEL_NAMES)
+    for row in result.rows:
+        assert 0.0 <= row["accuracy"] <= 1.0
+        assert set(row["per_class_recall"]) == set(result.classes)
+        # Every origin has 20 samples, so accuracy is the mean recall.
+        mean_recall = np.mean(list(row["per_class_recall"].values()))
+        assert row["accuracy"] == pytest.approx(mean_recall)
+    for name in MODEL_NAMES:
+        assert set(result.predictions[name]) <= set(result.classes), name
+        assert result.predictions[name].dtype.kind == "U"
+    # 60 samples: 5 stratified folds of 12, each holding 4 of every class.
+    assert sorted(np.bincount(result.fold_of_sample).tolist()) == [12] * 5
+    for fold in range(5):
+        in_fold = result.measured[result.fold_of_sample == fold]
+        assert sorted(np.unique(in_fold, return_counts=True)[1].tolist()) == [4, 4, 4]
+    # PLS-DA on this 300-point window after [-1, 1] scaling reached 100 %
+    # 5-fold accuracy when measured, and 98-100 % on five other windows.
+    # A bound of 90 % allows 6 errors, and a broken class mapping scores near 33 %.
+    assert result.row("PLS")["accuracy"] >= 0.9
+    record = result.to_record()
+    assert json.loads(record["classes_json"]) == result.classes
+    assert record["measured"].dtype.kind == "U"
+
+
+def test_stop_request_cancels_promptly(fermentation):
+    reports = []
+
+    def stop_at_first_report(fraction, message):
+        reports.append(message)
+        state.request_stop()
+
+    state = TaskState(stop_at_first_report)
+    pipeline = Pipeline.default(crop=GLUCOSE_CROP)
+    settings = TransferSettings(epochs=50, device="cpu")
+    with pytest.raises(Cancelled):
+        compare_models(fermentation, "glucose", "regression", pipeline, None, None,
+                       settings, task_state=state)
+    assert reports == ["fold 1/21, From scratch, epoch 1/50"]
+
+
+def test_progress_reaches_one(fermentation):
+    reports = []
+    state = TaskState(lambda fraction, message: reports.append((fraction, message)))
+    subset = fermentation.subset(range(6))
+    settings = TransferSettings(epochs=2, device="cpu")
+    compare_models(subset, "glucose", "regression", Pipeline.default(crop=GLUCOSE_CROP),
+                   None, None, settings, task_state=state)
+    fractions = [fraction for fraction, _ in reports]
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
+    assert ("fold 3/6, From scratch, epoch 2/2") in [message for _, message in reports]
+
+
+def test_checkpoint_of_other_length_rejected(fermentation, glucose_setup):
+    _, _, checkpoint = glucose_setup
+    pipeline = Pipeline.default(crop=(1000, 1550))
+    n_points = pipeline.unfitted_copy().fit_transform(
+        fermentation.axis, fermentation.spectra).shape[1]
+    architecture = GANArchitecture(n_points=n_points, hidden_units=256)
+    with pytest.raises(SettingsError, match="dense.weight"):
+        compare_models(fermentation, "glucose", "regression", pipeline, architecture,
+                       checkpoint, TransferSettings(epochs=1, device="cpu"))
+
+
+def test_architecture_of_other_length_rejected(fermentation, glucose_setup):
+    pipeline, architecture, checkpoint = glucose_setup
+    with pytest.raises(SettingsError, match="points"):
+        compare_models(fermentation, "glucose", "regression", Pipeline.default(),
+                       architecture, checkpoint, TransferSettings(epochs=1, device="cpu"))
+
+
+# --- folds and targets -------------------------------------------------------------
+def test_auto_folds():
+    settings = TransferSettings()
+    np.testing.assert_array_equal(make_folds(21, settings), np.arange(21))
+    labels = np.repeat(["a", "b", "c"], 20)
+    folds = make_folds(60, settings, labels)
+    assert np.bincount(folds).tolist() == [12] * 5
+
+
+def test_kfold_without_enough_class_members_falls_back():
+    labels = np.array(["a"] * 10 + ["b"] * 2)
+    folds = make_folds(12, TransferSettings(cv="kfold", n_folds=3), labels)
+    assert sorted(np.bincount(folds).tolist()) == [4, 4, 4]
+
+
+def test_loo_setting_on_many_samples():
+    folds = make_folds(40, TransferSettings(cv="loo"))
+    np.testing.assert_array_equal(folds, np.arange(40))
+
+
+def test_folds_reject_too_few_samples():
+    with pytest.raises(DataError, match="at least 3 samples"):
+        make_folds(2, TransferSettings())
+
+
+def test_folds_reject_empty_fold():
+    with pytest.raises(DataError, match="empty"):
+        make_folds(4, TransferSettings(cv="kfold", n_folds=5))
+
+
+def test_too_few_samples_in_comparison(fermentation):
+    with pytest.raises(DataError, match="at least 3 samples"):
+        compare_models(fermentation.subset([0, 1]), "glucose", "regression",
+                       Pipeline.default(), None, None, TransferSettings(epochs=1))
+
+
+def test_missing_target_column(fermentation):
+    with pytest.raises(DataError, match="sucrose"):
+        compare_models(fermentation, "sucrose", "regression", Pipeline.default(), None, None,
+                       TransferSettings(epochs=1))
+
+
+def test_missing_target_values_name_samples(fermentation):
+    dataset = fermentation.subset(range(8))
+    dataset.references.loc[[2, 5], "glucose"] = np.nan
+    with pytest.raises(DataError) as raised:
+        compare_models(dataset, "glucose", "regression", Pipeline.default(), None, None,
+                       TransferSettings(epochs=1))
+    assert dataset.sample_ids[2] in str(raised.value)
+    assert dataset.sample_ids[5] in str(raised.value)
+
+
+def test_text_target_rejected_for_regression(coffee):
+    with pytest.raises(DataError, match="text"):
+        compare_models(coffee, "origin", "regression", Pipeline.default(), None, None,
+                       TransferSettings(epochs=1))
+
+
+def test_single_class_rejected(coffee):
+    dataset = coffee.subset(range(20))
+    with pytest.raises(DataError, match="single class"):
+        compare_models(dataset, "origin", "classification", Pipeline.default(), None, None,
+                       TransferSettings(epochs=1))
+
+
+def test_numeric_classes_become_labels(coffee):
+    dataset = coffee.subset(range(0, 60, 4))
+    dataset.references = pd.DataFrame({"batch": np.repeat([1.0, 2.0, 3.0], 5)})
+    settings = TransferSettings(epochs=1, cv="kfold", n_folds=3, device="cpu")
+    result = compare_models(dataset, "batch", "classification",
+                            Pipeline.default(crop=COFFEE_CROP), None, None, settings)
+    assert result.classes == ["1", "2", "3"]
