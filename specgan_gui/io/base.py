@@ -9,6 +9,7 @@ with the list of supported formats instead of being guessed at.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,29 @@ log = logging.getLogger(__name__)
 
 #: Bytes read from the start of a file for `Reader.sniff`.
 SNIFF_BYTES = 4096
+
+
+_WAVENUMBER_UNIT = re.compile(
+    r"(?<![a-z])(1\s*/\s*cm|cm\s*\^?\s*\(?\s*[-\u2212]\s*1\s*\)?|cm\s*\*\*\s*-\s*1|cm\u207b\u00b9"
+    r"|cm-\u00b9|wave\s*numbers?|raman\s*shift)(?![a-z0-9])",
+    re.IGNORECASE,
+)
+_NANOMETRE_UNIT = re.compile(r"(?<![a-z])(nm|nanomet(er|re)s?)(?![a-z])", re.IGNORECASE)
+
+
+def axis_unit_from_label(label: str) -> str | None:
+    """Return "cm-1" or "nm" when a unit label or column name states that unit.
+
+    Recognises JCAMP-DX ``1/CM`` and ``NANOMETERS`` and headers such as
+    ``Wavelength (nm)``, ``Wavenumber [cm^-1]`` or ``Raman shift``.  Any other
+    text gives None, so callers handle other units themselves.
+    """
+    text = str(label).strip()
+    if _WAVENUMBER_UNIT.search(text):
+        return "cm-1"
+    if _NANOMETRE_UNIT.search(text):
+        return "nm"
+    return None
 
 
 @dataclass
@@ -100,7 +124,7 @@ def register(reader: Reader) -> Reader:
 
 
 #: Reader modules under specgan_gui.io; each registers its readers on import.
-READER_MODULES = ("table",)
+READER_MODULES = ("table", "spc", "opus", "omnic", "perkinelmer", "jcamp", "text_columns")
 
 
 def _ensure_readers_loaded() -> None:

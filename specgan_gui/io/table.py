@@ -26,7 +26,7 @@ import pandas as pd
 
 from specgan_gui.data.dataset import SpectralDataset
 from specgan_gui.errors import ReadError, SpecganError
-from specgan_gui.io.base import ReadResult, Reader, register
+from specgan_gui.io.base import ReadResult, Reader, axis_unit_from_label, register
 
 log = logging.getLogger(__name__)
 
@@ -119,20 +119,29 @@ def _guess_axis_unit(axis: np.ndarray) -> tuple[str, str | None]:
 
 
 def _split_columns(path: Path, frame: pd.DataFrame, decimal: str):
-    """Return ``(axis, axis_columns, other_columns)`` from the header row."""
+    """Return ``(axis, axis_columns, other_columns)`` from the header row.
+
+    The axis columns must be contiguous: text columns (ids, reference values,
+    instrument metadata) may come before the spectrum, after it, or both,
+    but not between two axis values.
+    """
     axis_columns, axis_values, other_columns = [], [], []
+    after_axis = None  # the first text column after the axis block
     for column in frame.columns:
         value = _parse_number(column, decimal)
         if value is None:
-            if axis_columns:
-                raise ReadError(
-                    path,
-                    f"the header cell {str(column)!r} stands between axis values; "
-                    f"text columns (ids, reference values) must come before the spectrum.",
-                    location="line 1",
-                    hint="Move id and reference columns to the left of the spectrum.",
-                )
+            if axis_columns and after_axis is None:
+                after_axis = column
             other_columns.append(column)
+        elif after_axis is not None:
+            raise ReadError(
+                path,
+                f"the header cell {str(after_axis)!r} is between axis values "
+                f"(before {str(column)!r}); text columns (ids, reference values) must come "
+                f"before or after the whole spectrum.",
+                location="line 1",
+                hint="Move id and reference columns to the left or right of the spectrum.",
+            )
         else:
             axis_columns.append(column)
             axis_values.append(value)
@@ -153,6 +162,47 @@ def _split_columns(path: Path, frame: pd.DataFrame, decimal: str):
             hint="Each spectrum column needs its own axis value.",
         )
     return axis, axis_columns, other_columns
+
+
+def _unit_from_header(
+    path: Path, axis: np.ndarray, raw_frame: pd.DataFrame, axis_columns: list
+) -> str | None:
+    """Return the axis unit that a label cell of the header states.
+
+    A label cell is a header cell whose column holds no values
+    ("Wavelengths(nm)" in an empty column just before the axis), or the
+    first header cell when its column holds text such as sample names.
+    Reference columns ("A280 nm" with values) do not count.  Rejects an axis
+    that starts at or below zero without a stated unit: no wavelength scale
+    does, and such headers are time or position series (a fluorometer's
+    saturation-pulse trace in ms).
+    """
+    header_cells = list(raw_frame.columns)
+    start = header_cells.index(axis_columns[0])
+    candidates = [0] + ([start - 1] if start > 1 else [])
+    for position in candidates:
+        if position >= start:
+            continue
+        values = raw_frame.iloc[:, position].dropna().astype(str).str.strip()
+        values = values[values != ""]
+        numeric = pd.to_numeric(values, errors="coerce").notna().all() and not values.empty
+        if (position == 0 and not numeric) or values.empty:
+            unit = axis_unit_from_label(str(header_cells[position]))
+            if unit is not None:
+                return unit
+    is_index = np.array_equal(axis, np.arange(axis.size))
+    if not is_index and float(np.min(axis)) <= 0:
+        raise ReadError(
+            path,
+            f"the numeric header cells run from {axis[0]:g} to {axis[-1]:g} "
+            f"({axis.size} columns) and no cell states a unit; an axis that starts at or "
+            f"below zero is not a wavelength or wavenumber scale, so these columns look "
+            f"like a time or position series, not spectra.",
+            location="line 1",
+            hint="If the columns are spectra, choose the axis unit in the import options "
+            "(axis_unit).",
+        )
+    return None
 
 
 def _to_float_matrix(path: Path, frame: pd.DataFrame, decimal: str, first_line: int) -> np.ndarray:
@@ -178,6 +228,8 @@ def _pick_id_column(frame: pd.DataFrame, other_columns: list) -> object | None:
     for column in other_columns:
         if str(column).strip().lower() in ID_COLUMN_NAMES:
             return column
+    if len(frame) < 2:
+        return None  # in a single row every column is unique, so no column stands out
     for column in other_columns:
         values = frame[column]
         if not pd.api.types.is_numeric_dtype(values) and values.is_unique and values.notna().all():
@@ -215,6 +267,7 @@ def dataset_from_frame(
         File line number of the first data row, for error messages.
     """
     warnings: list[str] = []
+    raw_frame = frame  # label cells such as "Wavelengths(nm)" may head empty columns
     frame = frame.dropna(axis=1, how="all")  # trailing separators give empty columns
     frame = frame.dropna(axis=0, how="all").reset_index(drop=True)
     if frame.empty:
@@ -237,6 +290,8 @@ def dataset_from_frame(
         warnings.append("No sample id column was found; rows are numbered in file order.")
     reference_columns = [c for c in other_columns if c != id_column]
     references = _references(frame, reference_columns, decimal)
+    if axis_unit is None:
+        axis_unit = _unit_from_header(path, axis, raw_frame, axis_columns)
     if axis_unit is None:
         axis_unit, unit_warning = _guess_axis_unit(axis)
         if unit_warning:
