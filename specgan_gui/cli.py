@@ -297,7 +297,9 @@ def cmd_inspect(args) -> int:
     from specgan_gui.io import read_spectra
 
     try:
-        result = read_spectra(args.file)
+        # Sentinel values for clipped points are shown as the file holds them
+        # (and listed in the warnings); an import masks them instead.
+        result = read_spectra(args.file, sentinels="keep")
     except SpecganError as error:
         if args.json:
             print(json.dumps({"error": str(error)}))
@@ -308,8 +310,8 @@ def cmd_inspect(args) -> int:
             "n_points": block.n_points,
             "x_first": float(block.axis[0]),
             "x_last": float(block.axis[-1]),
-            "y_first": float(row[0]),
-            "y_last": float(row[-1]),
+            "y_first": _json_number(row[0]),
+            "y_last": _json_number(row[-1]),
             "x_unit": block.axis_unit,
         }
         for block in result.blocks
@@ -325,6 +327,12 @@ def cmd_inspect(args) -> int:
     for warning in result.warnings:
         print(f"warning: {warning}")
     return 0
+
+
+def _json_number(value) -> float | None:
+    """Return a float, or None for NaN, which strict JSON cannot hold."""
+    value = float(value)
+    return value if np.isfinite(value) else None
 
 
 def _json_default(value):

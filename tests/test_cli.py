@@ -13,7 +13,7 @@ import pytest
 from specgan_gui.cli import main
 from specgan_gui.project.store import load_project
 
-FAST = ["--transfer-epochs", "2", "--checkpoint-interval", "1"]
+FAST = ["--transfer-epochs", "2", "--checkpoint-interval", "1", "--cv", "kfold", "--folds", "3"]
 
 
 def _info(path, capsys) -> dict:
