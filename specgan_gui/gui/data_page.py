@@ -1,0 +1,700 @@
+"""The Data page: import spectra, join reference values, choose target and range."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from specgan_gui.data.dataset import SpectralDataset
+from specgan_gui.data.preprocessing import Pipeline
+from specgan_gui.errors import SpecganError
+from specgan_gui.gui import messages, plots
+from specgan_gui.gui.controller import TASKS, ProjectController, default_task
+from specgan_gui.gui.dialogs import ask_yes_no
+from specgan_gui.gui.settings import window_settings
+from specgan_gui.gui.table_model import DataFrameModel
+from specgan_gui.io import read_many
+from specgan_gui.io.examples import EXAMPLES
+from specgan_gui.io.table import attach_references, read_reference_table
+
+log = logging.getLogger(__name__)
+
+SPECTRA_FILTER = "Spectra tables (*.csv *.tsv *.txt *.xlsx);;All files (*)"
+REFERENCE_FILTER = "Reference tables (*.csv *.tsv *.txt *.xlsx);;All files (*)"
+ROW_ORDER = "(match rows in file order)"
+#: Maximum number of spectra drawn on the Data page; more only slow the plot down.
+MAX_PLOTTED_SPECTRA = 500
+#: Distinct classes that get their own colour and legend entry.
+MAX_LEGEND_CLASSES = 10
+
+MESSAGES = {
+    "import_failed": messages.error("Import failed. {error}"),
+    "unexpected_error": messages.error("{error}"),
+    "imported": messages.info("Read {count} spectra of {points} points from {source} ({format})."),
+    "import_warnings": messages.warning("Warnings while reading: {warnings}"),
+    "references_failed": messages.error("The reference table was not attached. {error}"),
+    "references_attached": messages.info("Attached columns {columns} from {source}."),
+    "reference_warnings": messages.warning("{warnings}"),
+    "range_failed": messages.error("The modelling range was not applied. {error}"),
+    "no_references": messages.info(
+        "These spectra have no reference values. Attach a reference table to choose a "
+        "target column; the GAN trains on the spectra alone."
+    ),
+    "plot_limited": messages.info(
+        "The plot shows {shown} of {count} spectra; every spectrum is used for modelling."
+    ),
+}
+
+
+class ReferenceJoinDialog(QDialog):
+    """Asks which column of a reference table contains the sample ids."""
+
+    def __init__(self, table: pd.DataFrame, dataset: SpectralDataset, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Attach reference values")
+        layout = QVBoxLayout(self)
+        columns = [str(c) for c in table.columns]
+        layout.addWidget(QLabel(
+            f"The table has {len(table)} rows and columns {', '.join(columns)}.\n"
+            f"The project has {dataset.n_samples} spectra, for example ids "
+            f"{', '.join(dataset.sample_ids[:3])}."
+        ))
+        form = QFormLayout()
+        self.id_column_combo = QComboBox()
+        self.id_column_combo.addItem(ROW_ORDER)
+        self.id_column_combo.addItems(columns)
+        self.id_column_combo.setToolTip(
+            "Column whose values equal the spectra's sample ids; rows are matched by id. "
+            "Without one, row i of the table belongs to spectrum i."
+        )
+        best = guess_id_column(table, dataset)
+        if best is not None:
+            self.id_column_combo.setCurrentText(best)
+        form.addRow("Sample id column:", self.id_column_combo)
+        layout.addLayout(form)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def id_column(self) -> str | None:
+        text = self.id_column_combo.currentText()
+        return None if text == ROW_ORDER else text
+
+
+def guess_id_column(table: pd.DataFrame, dataset: SpectralDataset) -> str | None:
+    """Return the table column sharing the most values with the sample ids, if any."""
+    ids = set(dataset.sample_ids)
+    best, best_count = None, 0
+    for column in table.columns:
+        count = sum(str(value).strip() in ids for value in table[column])
+        if count > best_count:
+            best, best_count = str(column), count
+    return best
+
+
+class DataPage(QWidget):
+    """Import spectra and choose what to model: target column, task and axis range."""
+
+    #: Emitted with the example name when the user picks "Open example"; the
+    #: window handles it, because an example replaces the whole project.
+    example_requested = Signal(str)
+
+    def __init__(self, controller: ProjectController, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.controller = controller
+        self.messages = messages.MessageBar(MESSAGES)
+        self._colorbar: pg.ColorBarItem | None = None
+        self._updating = False  # True while widgets are filled from the project
+        self._build()
+        controller.project_replaced.connect(self.refresh)
+        controller.dataset_changed.connect(self.refresh)
+        controller.settings_changed.connect(self._refresh_settings)
+        controller.busy_changed.connect(self.set_busy)
+        self.refresh()
+
+    # --- layout --------------------------------------------------------------
+    def _build(self) -> None:
+        self.import_button = QPushButton("Import…")
+        self.import_button.setToolTip(
+            "Read one or more wide tables (one spectrum per row or column) that share an axis."
+        )
+        self.import_button.clicked.connect(self._on_import_clicked)
+        self.example_button = QToolButton()
+        self.example_button.setText("Open example")
+        self.example_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        example_menu = QMenu(self.example_button)
+        for name, info in EXAMPLES.items():
+            action = example_menu.addAction(f"{name}: {info['description']}")
+            action.triggered.connect(lambda _checked=False, n=name: self.example_requested.emit(n))
+        self.example_button.setMenu(example_menu)
+        self.source_label = QLabel()
+        self.source_label.setWordWrap(True)
+
+        spectra_box = QGroupBox("Spectra")
+        spectra_layout = QVBoxLayout(spectra_box)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.import_button)
+        buttons.addWidget(self.example_button)
+        buttons.addStretch(1)
+        spectra_layout.addLayout(buttons)
+        spectra_layout.addWidget(self.source_label)
+
+        self.attach_button = QPushButton("Attach reference table…")
+        self.attach_button.setToolTip(
+            "Join reference values (concentrations, classes) from a CSV/TSV/XLSX table "
+            "by sample id or row order."
+        )
+        self.attach_button.clicked.connect(self._on_attach_clicked)
+        self.target_combo = QComboBox()
+        self.target_combo.setToolTip("Reference column the models learn to predict.")
+        self.target_combo.currentIndexChanged.connect(self._on_target_changed)
+        self.task_combo = QComboBox()
+        self.task_combo.addItem("Regression", "regression")
+        self.task_combo.addItem("Classification", "classification")
+        self.task_combo.setToolTip(
+            "Regression predicts a number (numeric columns only); classification "
+            "predicts one of a few labels."
+        )
+        self.task_combo.currentIndexChanged.connect(self._on_task_changed)
+        target_box = QGroupBox("Reference values")
+        target_form = QFormLayout(target_box)
+        target_form.addRow(self.attach_button)
+        target_form.addRow("Target column:", self.target_combo)
+        target_form.addRow("Model type:", self.task_combo)
+
+        self.range_box = QGroupBox("Crop to a modelling range")
+        self.range_box.setCheckable(True)
+        self.range_box.setChecked(False)
+        self.range_box.setToolTip(
+            "Train and model only the points between the two axis values; the GAN "
+            "is built for the cropped length."
+        )
+        self.range_box.toggled.connect(self._on_range_edited)
+        self.low_spinbox = QDoubleSpinBox()
+        self.high_spinbox = QDoubleSpinBox()
+        for spinbox in (self.low_spinbox, self.high_spinbox):
+            spinbox.setDecimals(2)
+            spinbox.setRange(-1e9, 1e9)
+            spinbox.setKeyboardTracking(False)
+            spinbox.valueChanged.connect(self._on_range_edited)
+        self.low_spinbox.setToolTip("Lowest axis value kept, in the axis unit.")
+        self.high_spinbox.setToolTip("Highest axis value kept, in the axis unit.")
+        self.apply_range_button = QPushButton("Apply range")
+        self.apply_range_button.clicked.connect(self._on_apply_range_clicked)
+        self.range_label = QLabel()
+        self.range_label.setWordWrap(True)
+        range_form = QFormLayout(self.range_box)
+        range_form.addRow("From:", self.low_spinbox)
+        range_form.addRow("To:", self.high_spinbox)
+        range_layout = QVBoxLayout()
+        range_layout.addWidget(self.apply_range_button)
+        range_form.addRow(range_layout)
+        range_holder = QWidget()
+        range_holder_layout = QVBoxLayout(range_holder)
+        range_holder_layout.setContentsMargins(0, 0, 0, 0)
+        range_holder_layout.addWidget(self.range_box)
+        range_holder_layout.addWidget(self.range_label)
+
+        self.sample_model = DataFrameModel()
+        self.sample_table = QTableView()
+        self.sample_table.setModel(self.sample_model)
+        self.sample_table.setAlternatingRowColors(True)
+        self.sample_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
+        self.sample_table.verticalHeader().setVisible(False)
+
+        controls = QWidget()
+        controls_layout = QVBoxLayout(controls)
+        controls_layout.setContentsMargins(0, 0, 0, 0)
+        controls_layout.addWidget(spectra_box)
+        controls_layout.addWidget(target_box)
+        controls_layout.addWidget(range_holder)
+        controls_layout.addWidget(QLabel("Samples:"))
+        controls_layout.addWidget(self.sample_table, 1)
+        controls.setMinimumWidth(340)
+
+        self.spectra_plot = plots.make_plot_widget("Axis", "Intensity", legend=True)
+        self.range_region = pg.LinearRegionItem(
+            brush=pg.mkBrush(31, 119, 180, 35), pen=pg.mkPen(31, 119, 180, 160, width=1.5)
+        )
+        self.range_region.setZValue(-10)
+        self.range_region.sigRegionChangeFinished.connect(self._on_region_dragged)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(controls)
+        splitter.addWidget(self.spectra_plot)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([380, 900])
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.messages)
+        layout.addWidget(splitter, 1)
+
+    # --- user actions --------------------------------------------------------
+    @Slot()
+    def _on_import_clicked(self) -> None:
+        self.import_files()
+
+    def import_files(self, paths: list[str | Path] | None = None) -> bool:
+        """Read spectra files into the project; without `paths`, ask with a file dialog.
+
+        On an error the project is left unchanged and the message is shown
+        on the page.  Returns True when the data were replaced.
+        """
+        if paths is None:
+            settings = window_settings()
+            folder = str(settings.value("last_spectra_folder", ""))
+            paths, _ = QFileDialog.getOpenFileNames(self, "Import spectra", folder, SPECTRA_FILTER)
+            if not paths:
+                return False
+            settings.setValue("last_spectra_folder", str(Path(paths[0]).parent))
+        self.messages.clear()
+        try:
+            result = read_many(paths)
+        except SpecganError as exc:
+            self.messages.show_message("import_failed", error=str(exc))
+            return False
+        except Exception as exc:  # a reader bug must not crash the window
+            log.exception("importing %s failed", paths)
+            self.messages.show_message(
+                "unexpected_error",
+                details=traceback.format_exc(),
+                error=f"Unexpected error while reading {', '.join(map(str, paths))}: "
+                f"{type(exc).__name__}: {exc}",
+            )
+            return False
+        if not self._confirm_clear("Importing new spectra"):
+            return False
+        self.controller.set_dataset(result.dataset)
+        names = ", ".join(Path(p).name for p in paths)
+        self.messages.show_message(
+            "imported",
+            count=result.dataset.n_samples,
+            points=result.dataset.n_points,
+            source=names,
+            format=result.format,
+        )
+        if result.warnings:
+            self.messages.show_message("import_warnings", warnings=" ".join(result.warnings))
+        self.controller.show_status(f"Imported {result.dataset.n_samples} spectra from {names}")
+        return True
+
+    @Slot()
+    def _on_attach_clicked(self) -> None:
+        self.attach_reference_file()
+
+    def attach_reference_file(self, path: str | Path | None = None,
+                              id_column: str | None | bool = False) -> bool:
+        """Join reference values from a table file to the spectra.
+
+        Without `path` a file dialog opens.  `id_column` names the
+        column holding sample ids, None joins by row order, and False
+        (default) opens a dialog to choose it.  Returns True when columns were attached.
+        """
+        dataset = self.controller.dataset
+        if dataset is None:
+            return False
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Attach reference table", "",
+                                                  REFERENCE_FILTER)
+            if not path:
+                return False
+        self.messages.clear()
+        try:
+            table = read_reference_table(path)
+            if id_column is False:
+                dialog = ReferenceJoinDialog(table, dataset, self)
+                if dialog.exec() != QDialog.DialogCode.Accepted:
+                    return False
+                id_column = dialog.id_column()
+            joined, warnings = attach_references(dataset, table, id_column)
+        except SpecganError as exc:
+            self.messages.show_message("references_failed", error=str(exc))
+            return False
+        except Exception as exc:  # a reader bug must not crash the window
+            log.exception("attaching references from %s failed", path)
+            self.messages.show_message(
+                "unexpected_error", details=traceback.format_exc(),
+                error=f"Unexpected error while reading {path}: {type(exc).__name__}: {exc}",
+            )
+            return False
+        if self.controller.has_results() and not ask_yes_no(
+            self, "Clear results?",
+            "Attaching reference values clears the transfer results and fitted models. "
+            "Continue?",
+        ):
+            return False
+        self.controller.clear_results()
+        self.controller.set_references(joined.references)
+        added = [str(c) for c in table.columns if str(c) != id_column]
+        self.messages.show_message(
+            "references_attached", columns=", ".join(added), source=Path(path).name
+        )
+        if warnings:
+            self.messages.show_message("reference_warnings", warnings=" ".join(warnings))
+        return True
+
+    @Slot(int)
+    def _on_target_changed(self, _index: int) -> None:
+        if self._updating:
+            return
+        target = self.target_combo.currentData()
+        dataset = self.controller.dataset
+        if dataset is None or target is None:
+            return
+        self._apply_target(target, default_task(dataset, target))
+
+    @Slot(int)
+    def _on_task_changed(self, _index: int) -> None:
+        if self._updating:
+            return
+        target = self.target_combo.currentData()
+        if target is None:
+            return
+        self._apply_target(target, self.task_combo.currentData())
+
+    def set_target(self, target: str, task: str | None = None) -> bool:
+        """Choose the target column and model type, as the two combo boxes do."""
+        dataset = self.controller.dataset
+        if dataset is None:
+            return False
+        return self._apply_target(target, task or default_task(dataset, target))
+
+    def _apply_target(self, target: str, task: str) -> bool:
+        project = self.controller.project
+        if (target, task) != (project.target, project.task) and self.controller.has_results():
+            if not ask_yes_no(
+                self, "Clear results?",
+                "Changing the target column or model type clears the transfer results and "
+                "fitted models. The GAN training is kept. Continue?",
+            ):
+                self._refresh_settings()
+                return False
+        self.controller.set_target(target, task)
+        return True
+
+    @Slot()
+    def _on_range_edited(self) -> None:
+        if self._updating:
+            return
+        self._sync_region_from_spinboxes()
+        self._update_range_label()
+
+    @Slot()
+    def _on_region_dragged(self) -> None:
+        if self._updating:
+            return
+        low, high = self.range_region.getRegion()
+        self._updating = True
+        try:
+            self.low_spinbox.setValue(low)
+            self.high_spinbox.setValue(high)
+        finally:
+            self._updating = False
+        self._update_range_label()
+
+    @Slot()
+    def _on_apply_range_clicked(self) -> None:
+        crop = (self.low_spinbox.value(), self.high_spinbox.value())
+        self.set_range(crop if self.range_box.isChecked() else None)
+
+    def set_range(self, crop: tuple[float, float] | None) -> bool:
+        """Store the modelling range (None: the whole axis) as the project's pipeline.
+
+        Asks before it clears a GAN run or results built on the old range.
+        Returns True when the range is in effect afterwards.
+        """
+        self.messages.clear("range_failed")
+        spec = pipeline_spec(crop)
+        if spec == self.controller.project.preprocessing:
+            return True
+        dataset = self.controller.dataset
+        if dataset is None:
+            return False
+        try:
+            Pipeline.from_spec(spec).fit(dataset.axis, dataset.spectra)
+        except SpecganError as exc:
+            self.messages.show_message("range_failed", error=str(exc))
+            return False
+        if not self._confirm_clear("Changing the modelling range"):
+            self._refresh_settings()
+            return False
+        self.controller.set_preprocessing(spec)
+        self.controller.show_status(f"Modelling range: {describe_range(dataset, crop)}")
+        return True
+
+    def _confirm_clear(self, action: str) -> bool:
+        if not self.controller.has_training():
+            return True
+        project = self.controller.project
+        return ask_yes_no(
+            self, "Clear training?",
+            f"{action} clears the GAN training ({project.epochs_trained} epochs, "
+            f"{len(project.checkpoints)} checkpoints), the transfer results and the fitted "
+            "models. Continue?",
+        )
+
+    # --- showing the project -------------------------------------------------
+    @Slot()
+    def refresh(self) -> None:
+        """Rebuild the page from the controller's project."""
+        dataset = self.controller.dataset
+        self._updating = True
+        try:
+            if dataset is None:
+                self.source_label.setText("No spectra yet: import files or open an example.")
+                self.sample_model.set_frame(pd.DataFrame())
+            else:
+                self.source_label.setText(describe_dataset(dataset))
+                table = dataset.references.copy()
+                table.insert(0, "Sample id", dataset.sample_ids)
+                self.sample_model.set_frame(table)
+                axis_low, axis_high = float(np.min(dataset.axis)), float(np.max(dataset.axis))
+                for spinbox in (self.low_spinbox, self.high_spinbox):
+                    spinbox.setRange(axis_low, axis_high)
+                    spinbox.setSuffix(f" {dataset.axis_unit}")
+        finally:
+            self._updating = False
+        self._refresh_settings()
+        self.set_busy(self.controller.is_busy)
+
+    @Slot()
+    def _refresh_settings(self) -> None:
+        dataset = self.controller.dataset
+        project = self.controller.project
+        self._updating = True
+        try:
+            self.target_combo.clear()
+            if dataset is not None:
+                for column in dataset.references.columns:
+                    self.target_combo.addItem(str(column), str(column))
+            if project.target is not None:
+                self.target_combo.setCurrentIndex(self.target_combo.findData(project.target))
+            self._update_task_choices()
+            self.task_combo.setCurrentIndex(self.task_combo.findData(project.task))
+            crop = crop_of(project.preprocessing)
+            self.range_box.setChecked(crop is not None)
+            if dataset is not None:
+                low, high = crop if crop is not None else (
+                    float(np.min(dataset.axis)), float(np.max(dataset.axis)))
+                self.low_spinbox.setValue(low)
+                self.high_spinbox.setValue(high)
+        finally:
+            self._updating = False
+        self.messages.clear("no_references")
+        if dataset is not None and len(dataset.references.columns) == 0:
+            self.messages.show_message("no_references")
+        self._update_range_label()
+        self._draw_spectra()
+
+    def _update_task_choices(self) -> None:
+        dataset = self.controller.dataset
+        target = self.target_combo.currentData()
+        allowed = {"regression": False, "classification": False}
+        if dataset is not None and target is not None:
+            allowed["regression"] = target in dataset.numeric_columns()
+            allowed["classification"] = target in dataset.class_columns()
+        model = self.task_combo.model()
+        if isinstance(model, QStandardItemModel):
+            for row, task in enumerate(TASKS):
+                model.item(row).setEnabled(allowed[task])
+
+    def _update_range_label(self) -> None:
+        dataset = self.controller.dataset
+        if dataset is None:
+            self.range_label.setText("")
+            self.apply_range_button.setEnabled(False)
+            return
+        applied = crop_of(self.controller.project.preprocessing)
+        pending = (
+            (self.low_spinbox.value(), self.high_spinbox.value())
+            if self.range_box.isChecked() else None
+        )
+        text = f"In use: {describe_range(dataset, applied)}"
+        if pipeline_spec(pending) != self.controller.project.preprocessing:
+            text += f"\nNot applied yet: {describe_range(dataset, pending)}"
+        self.range_label.setText(text)
+        self.apply_range_button.setEnabled(
+            not self.controller.is_busy
+            and pipeline_spec(pending) != self.controller.project.preprocessing
+        )
+        self.range_region.setVisible(self.range_box.isChecked())
+
+    def _sync_region_from_spinboxes(self) -> None:
+        self._updating = True
+        try:
+            self.range_region.setRegion((self.low_spinbox.value(), self.high_spinbox.value()))
+        finally:
+            self._updating = False
+
+    def _draw_spectra(self) -> None:
+        plots.clear_plot(self.spectra_plot)
+        self._remove_colorbar()
+        dataset = self.controller.dataset
+        self.messages.clear("plot_limited")
+        if dataset is None:
+            plots.set_axis_labels(self.spectra_plot, "Axis", "Intensity")
+            return
+        plots.set_axis_labels(self.spectra_plot, dataset.axis_label, intensity_label(dataset))
+        rows = np.arange(dataset.n_samples)
+        if dataset.n_samples > MAX_PLOTTED_SPECTRA:
+            rows = np.linspace(0, dataset.n_samples - 1, MAX_PLOTTED_SPECTRA).astype(int)
+            self.messages.show_message(
+                "plot_limited", shown=rows.size, count=dataset.n_samples
+            )
+        project = self.controller.project
+        target = project.target if project.target in dataset.references.columns else None
+        if target is not None and project.task == "classification":
+            self._draw_by_class(dataset, rows, target)
+        elif target is not None and target in dataset.numeric_columns():
+            self._draw_by_value(dataset, rows, target)
+        else:
+            for row in rows:
+                self.spectra_plot.plot(dataset.axis, dataset.spectra[row], pen=plots.pen(0, 1.0))
+        self.spectra_plot.addItem(self.range_region, ignoreBounds=True)
+        self._sync_region_from_spinboxes()
+        self.range_region.setVisible(self.range_box.isChecked())
+        self.spectra_plot.getPlotItem().enableAutoRange()
+
+    def _draw_by_class(self, dataset: SpectralDataset, rows: np.ndarray, target: str) -> None:
+        labels = dataset.references[target].astype(str).to_numpy()
+        classes = sorted(set(labels[rows]))
+        index_of = {label: i for i, label in enumerate(classes)}
+        named: set[str] = set()
+        # Drawing class by class keeps the legend in the sorted class order.
+        for row in sorted(rows, key=lambda r: index_of[labels[r]]):
+            label = labels[row]
+            position = index_of[label]
+            if position >= MAX_LEGEND_CLASSES:
+                item_pen, name = pg.mkPen(plots.REAL_SPECTRUM_COLOR), None
+                if "other" not in named:
+                    name = f"other {target} ({len(classes) - MAX_LEGEND_CLASSES} classes)"
+                    named.add("other")
+            else:
+                item_pen = plots.pen(position, 1.0)
+                name = None if label in named else f"{target}: {label}"
+                named.add(label)
+            self.spectra_plot.plot(dataset.axis, dataset.spectra[row], pen=item_pen, name=name)
+
+    def _draw_by_value(self, dataset: SpectralDataset, rows: np.ndarray, target: str) -> None:
+        values = pd.to_numeric(dataset.references[target], errors="coerce").to_numpy(float)
+        colors = plots.value_colors(values[rows])
+        for row, row_color in zip(rows, colors):
+            self.spectra_plot.plot(
+                dataset.axis, dataset.spectra[row], pen=pg.mkPen(row_color, width=1.0)
+            )
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            self._add_colorbar(float(finite.min()), float(finite.max()), target)
+
+    def _add_colorbar(self, low: float, high: float, label: str) -> None:
+        if high <= low:
+            high = low + 1.0
+        colorbar = pg.ColorBarItem(
+            values=(low, high), colorMap=pg.colormap.get("viridis"), label=label,
+            interactive=False, width=14,
+        )
+        plot_item = self.spectra_plot.getPlotItem()
+        # Same placement as ColorBarItem.setImageItem(insert_in=...): right of the view box.
+        plot_item.layout.addItem(colorbar, 2, 5)
+        self._colorbar = colorbar
+
+    def _remove_colorbar(self) -> None:
+        if self._colorbar is None:
+            return
+        plot_item = self.spectra_plot.getPlotItem()
+        plot_item.layout.removeItem(self._colorbar)
+        scene = self._colorbar.scene()
+        if scene is not None:
+            scene.removeItem(self._colorbar)
+        self._colorbar = None
+
+    @Slot(bool)
+    def set_busy(self, busy: bool) -> None:
+        """Disable every control that changes the project while a task runs."""
+        has_data = self.controller.dataset is not None
+        self.import_button.setEnabled(not busy)
+        self.example_button.setEnabled(not busy)
+        self.attach_button.setEnabled(not busy and has_data)
+        self.target_combo.setEnabled(not busy and has_data)
+        self.task_combo.setEnabled(not busy and has_data)
+        self.range_box.setEnabled(not busy and has_data)
+        self.range_region.setMovable(not busy)
+        self._update_range_label()
+
+
+def pipeline_spec(crop: tuple[float, float] | None) -> list[dict]:
+    """Return the project pipeline spec: an optional crop, then [-1, 1] scaling."""
+    spec: list[dict] = []
+    if crop is not None:
+        spec.append({"kind": "crop", "params": {"low": float(crop[0]), "high": float(crop[1])}})
+    spec.append({"kind": "scale", "params": {}})
+    return spec
+
+
+def crop_of(spec: list[dict]) -> tuple[float, float] | None:
+    """Return the (low, high) of the spec's crop step, or None without one."""
+    for step in spec:
+        if step.get("kind") == "crop":
+            params = step.get("params", {})
+            return float(params["low"]), float(params["high"])
+    return None
+
+
+def describe_range(dataset: SpectralDataset, crop: tuple[float, float] | None) -> str:
+    """Return text such as ``0–399 index (400 of 1841 points)``."""
+    if crop is None:
+        return f"whole axis ({dataset.n_points} points)"
+    kept = int(np.count_nonzero((dataset.axis >= crop[0]) & (dataset.axis <= crop[1])))
+    return f"{crop[0]:g}–{crop[1]:g} {dataset.axis_unit} ({kept} of {dataset.n_points} points)"
+
+
+def describe_dataset(dataset: SpectralDataset) -> str:
+    """Return a two-line summary of a data set for the page."""
+    source = dataset.metadata.get("description") or dataset.metadata.get("sources") or ""
+    axis = dataset.axis
+    lines = [
+        f"<b>{dataset.name or 'Spectra'}</b>: {dataset.n_samples} spectra × {dataset.n_points} "
+        f"points, {dataset.axis_label} {float(np.min(axis)):g}–{float(np.max(axis)):g}",
+    ]
+    if source:
+        lines.append(source)
+    return "<br>".join(lines)
+
+
+def intensity_label(dataset: SpectralDataset) -> str:
+    """Return the y-axis label: the intensity unit or kind, else "Intensity"."""
+    if dataset.y_unit:
+        return dataset.y_unit[:1].upper() + dataset.y_unit[1:]
+    return "Intensity"

@@ -1,0 +1,142 @@
+"""Data page: import, reference join, target and model type, modelling range."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from specgan_gui.io.examples import load_example
+
+Button = QMessageBox.StandardButton
+
+
+@pytest.fixture(scope="module")
+def fermentation_files(tmp_path_factory):
+    """Real fermentation spectra as a wide CSV, and their glucose values in shuffled order."""
+    dataset = load_example("fermentation")
+    folder = tmp_path_factory.mktemp("fermentation")
+    ids = [f"batch-{i:02d}" for i in range(dataset.n_samples)]
+    spectra = pd.DataFrame(dataset.spectra, columns=[f"{x:g}" for x in dataset.axis])
+    spectra.insert(0, "sample", ids)
+    spectra_path = folder / "spectra.csv"
+    spectra.to_csv(spectra_path, index=False)
+    glucose = dataset.references["glucose"].to_numpy(float)
+    order = np.random.default_rng(0).permutation(dataset.n_samples)
+    references = pd.DataFrame({"sample": np.asarray(ids)[order], "glucose": glucose[order]})
+    references_path = folder / "hplc.csv"
+    references.to_csv(references_path, index=False)
+    return spectra_path, references_path, dict(zip(ids, glucose))
+
+
+def test_malformed_csv_keeps_project(window, tmp_path):
+    window.open_example("coffee")
+    page = window.data_page
+    before = window.controller.project.dataset
+    malformed = tmp_path / "broken.csv"
+    malformed.write_text("sample,1000,1001,1002,1003\ns1,0.1,0.2,0.3,0.4\ns2,0.1,oops,0.3\n")
+
+    assert page.import_files([malformed]) is False
+
+    assert page.messages.active_keys() == ["import_failed"]
+    text = page.messages.text()
+    assert text.startswith("Import failed. ")
+    assert "broken.csv" in text
+    assert "Traceback" not in text
+    assert window.controller.project.dataset is before
+    assert not window.controller.modified
+    assert len(page.spectra_plot.getPlotItem().listDataItems()) == 60
+
+
+def test_unknown_binary_file_message(window, tmp_path):
+    page = window.data_page
+    binary = tmp_path / "capture.csv"
+    binary.write_bytes(b"\x00\x01\x02\x03 not a table")
+
+    assert page.import_files([binary]) is False
+
+    assert "no reader recognises this file" in page.messages.text()
+    assert window.controller.project.dataset is None
+
+
+def test_import_then_attach_references(window, fermentation_files):
+    spectra_path, references_path, glucose_by_id = fermentation_files
+    page = window.data_page
+
+    assert page.import_files([spectra_path])
+
+    dataset = window.controller.project.dataset
+    assert dataset.n_samples == 21
+    assert "imported" in page.messages.active_keys()
+    assert "no_references" in page.messages.active_keys()
+    assert "21 spectra of 1047 points" in page.messages.text("imported")
+    plot = page.spectra_plot.getPlotItem()
+    assert len(plot.listDataItems()) == 21
+    assert plot.getAxis("bottom").labelText == dataset.axis_label
+    assert window.isWindowModified()
+
+    assert page.attach_reference_file(references_path, id_column="sample")
+
+    dataset = window.controller.project.dataset
+    matched = dict(zip(dataset.sample_ids, dataset.references["glucose"]))
+    assert matched == pytest.approx(glucose_by_id)
+    assert page.target_combo.currentText() == "glucose"
+    assert page.task_combo.currentData() == "regression"
+    assert window.controller.project.target == "glucose"
+    assert page._colorbar is not None  # spectra coloured by glucose, with a colour bar
+
+
+def test_reference_table_with_wrong_rows(window, fermentation_files, tmp_path):
+    spectra_path, _, _ = fermentation_files
+    page = window.data_page
+    assert page.import_files([spectra_path])
+    short = tmp_path / "short.csv"
+    short.write_text("glucose\n1.5\n2.5\n")
+
+    assert page.attach_reference_file(short, id_column=None) is False
+
+    assert page.messages.active_keys() == ["references_failed"]
+    assert "has 2 rows for 21 spectra" in page.messages.text()
+
+
+def test_class_column_allows_classification_only(window):
+    window.open_example("coffee")
+    page = window.data_page
+    model = page.task_combo.model()
+
+    assert page.task_combo.currentData() == "classification"
+    assert not model.item(0).isEnabled()  # regression needs a numeric column
+    assert model.item(1).isEnabled()
+
+
+def test_range_apply_and_whole_axis(window):
+    window.open_example("fermentation")
+    page = window.data_page
+
+    page.range_box.setChecked(True)
+    page.low_spinbox.setValue(950)
+    page.high_spinbox.setValue(1550)
+    assert "Not applied yet: 950–1550 cm-1" in page.range_label.text()
+    assert page.apply_range_button.isEnabled()
+    assert page.range_region.getRegion() == pytest.approx((950, 1550))
+    page.apply_range_button.click()
+
+    assert window.controller.project.preprocessing[0] == {
+        "kind": "crop", "params": {"low": 950.0, "high": 1550.0}}
+    assert page.range_label.text().startswith("In use: 950–1550 cm-1")
+    assert not page.apply_range_button.isEnabled()
+
+    assert page.set_range(None)
+    assert window.controller.project.preprocessing == [{"kind": "scale", "params": {}}]
+
+
+def test_range_outside_axis_rejected(window):
+    window.open_example("fermentation")
+    page = window.data_page
+
+    assert page.set_range((3000, 3100)) is False
+
+    assert page.messages.active_keys() == ["range_failed"]
+    assert "keeps 0 points" in page.messages.text()
+    assert window.controller.project.preprocessing == [{"kind": "scale", "params": {}}]
