@@ -40,12 +40,12 @@ from specgan_gui.gui.dialogs import ask_yes_no
 from specgan_gui.gui.settings import window_settings
 from specgan_gui.gui.table_model import DataFrameModel
 from specgan_gui.io import read_many
+from specgan_gui.io.base import file_dialog_filter
 from specgan_gui.io.examples import EXAMPLES
 from specgan_gui.io.table import attach_references, read_reference_table
 
 log = logging.getLogger(__name__)
 
-SPECTRA_FILTER = "Spectra tables (*.csv *.tsv *.txt *.xlsx);;All files (*)"
 REFERENCE_FILTER = "Reference tables (*.csv *.tsv *.txt *.xlsx);;All files (*)"
 ROW_ORDER = "(match rows in file order)"
 #: Maximum number of spectra drawn on the Data page; more only slow the plot down.
@@ -275,7 +275,9 @@ class DataPage(QWidget):
         if paths is None:
             settings = window_settings()
             folder = str(settings.value("last_spectra_folder", ""))
-            paths, _ = QFileDialog.getOpenFileNames(self, "Import spectra", folder, SPECTRA_FILTER)
+            paths, _ = QFileDialog.getOpenFileNames(
+                self, "Import spectra", folder, file_dialog_filter()
+            )
             if not paths:
                 return False
             settings.setValue("last_spectra_folder", str(Path(paths[0]).parent))

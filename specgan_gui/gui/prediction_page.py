@@ -32,11 +32,11 @@ from specgan_gui.data.dataset import SpectralDataset
 from specgan_gui.errors import SpecganError
 from specgan_gui.gui import messages
 from specgan_gui.gui.controller import ProjectController
-from specgan_gui.gui.data_page import SPECTRA_FILTER
 from specgan_gui.gui.settings import window_settings
 from specgan_gui.gui.table_model import DataFrameModel
 from specgan_gui.gui.worker import TaskRunner
 from specgan_gui.io import read_many
+from specgan_gui.io.base import file_dialog_filter
 from specgan_gui.training.workflow import predict_samples
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ class PredictionPage(QWidget):
             settings = window_settings()
             folder = str(settings.value("last_spectra_folder", ""))
             paths, _ = QFileDialog.getOpenFileNames(self, "Load spectra to predict", folder,
-                                                    SPECTRA_FILTER)
+                                                    file_dialog_filter())
             if not paths:
                 return False
 

@@ -141,6 +141,13 @@ def supported_formats() -> list[str]:
     return [f"{r.name} ({', '.join(r.extensions)})" for r in _REGISTRY]
 
 
+def file_dialog_filter() -> str:
+    """Return a file-dialog filter with every supported extension, then all files."""
+    _ensure_readers_loaded()
+    patterns = sorted({f"*{ext}" for reader in _REGISTRY for ext in reader.extensions})
+    return f"Spectra ({' '.join(patterns)});;All files (*)"
+
+
 def pick_reader(path: Path) -> Reader:
     """Return the reader for a file, by content first and extension second."""
     _ensure_readers_loaded()
