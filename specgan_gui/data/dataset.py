@@ -30,7 +30,9 @@ class SpectralDataset:
     Attributes
     ----------
     axis
-        Axis values, shape ``(n_points,)``, in the order the file gave them.
+        Axis values, shape ``(n_points,)``.  Readers keep the file's order;
+        `specgan_gui.io.importer` sorts them ascending and records the file's
+        direction in ``metadata["axis_direction"]``.
     spectra
         Intensities, shape ``(n_samples, n_points)``, float64.
     axis_unit

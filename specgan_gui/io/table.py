@@ -398,8 +398,12 @@ register(TextTableReader())
 register(ExcelTableReader())
 
 
-def read_reference_table(path) -> pd.DataFrame:
-    """Read a table of reference values (CSV, TSV or XLSX) with a header row."""
+def read_reference_table(path, id_column: str | None = None) -> pd.DataFrame:
+    """Read a table of reference values (CSV, TSV or XLSX) with a header row.
+
+    Numeric columns become float.  The `id_column`, when given and present,
+    stays text as written, so ids such as ``017`` keep their leading zeros.
+    """
     path = Path(path)
     if not path.exists():
         raise ReadError(path, "file not found.", hint="Check the path and try again.")
@@ -411,7 +415,20 @@ def read_reference_table(path) -> pd.DataFrame:
         delimiter, decimal = _detect_dialect(path, text, single_column=True)
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str)
     frame.columns = [str(c).strip() for c in frame.columns]
-    return _references(frame, list(frame.columns), decimal)
+    references = _references(frame, list(frame.columns), decimal)
+    if id_column is not None and id_column in frame.columns:
+        ids = frame[id_column].reset_index(drop=True)
+        references[id_column] = ids.map(_id_text)
+    return references
+
+
+def _id_text(value) -> str | None:
+    """Return an id cell as text; whole numbers from Excel cells lose the ".0"."""
+    if pd.isna(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 def attach_references(
