@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QStandardItemModel
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -37,12 +37,19 @@ from specgan_gui.errors import SpecganError
 from specgan_gui.gui import messages, plots
 from specgan_gui.gui.controller import TASKS, ProjectController, default_task
 from specgan_gui.gui.dialogs import ask_yes_no
+from specgan_gui.gui.import_dialog import ImportPreviewDialog
 from specgan_gui.gui.settings import window_settings
 from specgan_gui.gui.table_model import DataFrameModel
-from specgan_gui.io import read_many
 from specgan_gui.io.base import file_dialog_filter
 from specgan_gui.io.examples import EXAMPLES
-from specgan_gui.io.table import attach_references, read_reference_table
+from specgan_gui.io.importer import (
+    ImportOptions,
+    ImportPreview,
+    ImportResult,
+    finish_import,
+    import_files,
+)
+from specgan_gui.io.table import read_reference_table
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +64,10 @@ MESSAGES = {
     "import_failed": messages.error("Import failed. {error}"),
     "unexpected_error": messages.error("{error}"),
     "imported": messages.info("Read {count} spectra of {points} points from {source} ({format})."),
+    "import_notices": messages.info("{notices}"),
     "import_warnings": messages.warning("Warnings while reading: {warnings}"),
     "references_failed": messages.error("The reference table was not attached. {error}"),
-    "references_attached": messages.info("Attached columns {columns} from {source}."),
+    "references_attached": messages.info("Attached columns {columns} from {source}. {notices}"),
     "reference_warnings": messages.warning("{warnings}"),
     "range_failed": messages.error("The modelling range was not applied. {error}"),
     "no_references": messages.info(
@@ -145,9 +153,17 @@ class DataPage(QWidget):
     def _build(self) -> None:
         self.import_button = QPushButton("Import…")
         self.import_button.setToolTip(
-            "Read one or more wide tables (one spectrum per row or column) that share an axis."
+            "Read spectra files of any supported format; a preview shows what was found "
+            "before the data enter the project. You can also drop files or folders here."
         )
         self.import_button.clicked.connect(self._on_import_clicked)
+        self.import_folder_button = QPushButton("Import folder…")
+        self.import_folder_button.setToolTip(
+            "Read every spectra file in a folder, with the same preview."
+        )
+        self.import_folder_button.clicked.connect(self._on_import_folder_clicked)
+        # Files and folders dropped anywhere on the page open the import preview.
+        self.setAcceptDrops(True)
         self.example_button = QToolButton()
         self.example_button.setText("Open example")
         self.example_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -163,6 +179,7 @@ class DataPage(QWidget):
         spectra_layout = QVBoxLayout(spectra_box)
         buttons = QHBoxLayout()
         buttons.addWidget(self.import_button)
+        buttons.addWidget(self.import_folder_button)
         buttons.addWidget(self.example_button)
         buttons.addStretch(1)
         spectra_layout.addLayout(buttons)
@@ -264,26 +281,72 @@ class DataPage(QWidget):
     # --- user actions --------------------------------------------------------
     @Slot()
     def _on_import_clicked(self) -> None:
-        self.import_files()
+        self.preview_import()
 
-    def import_files(self, paths: list[str | Path] | None = None) -> bool:
-        """Read spectra files into the project; without `paths`, ask with a file dialog.
+    @Slot()
+    def _on_import_folder_clicked(self) -> None:
+        settings = window_settings()
+        folder = QFileDialog.getExistingDirectory(
+            self, "Import a folder of spectra", str(settings.value("last_spectra_folder", ""))
+        )
+        if folder:
+            settings.setValue("last_spectra_folder", folder)
+            self.preview_import([folder])
 
-        On an error the project is left unchanged and the message is shown
-        on the page.  Returns True when the data were replaced.
+    def preview_import(self, paths: list[str | Path] | None = None) -> bool:
+        """Show the import preview for files or folders and import what the user accepts.
+
+        Without `paths`, a file dialog opens to choose files.  Returns True
+        when the spectra were replaced; Cancel leaves the project unchanged.
         """
-        if paths is None:
-            settings = window_settings()
-            folder = str(settings.value("last_spectra_folder", ""))
-            paths, _ = QFileDialog.getOpenFileNames(
-                self, "Import spectra", folder, file_dialog_filter()
+        if self.controller.is_busy:
+            self.controller.show_status(
+                "Nothing was imported: wait for the running task to end, or stop it, first."
             )
+            return False
+        if paths is None:
+            paths = self._ask_spectra_files()
             if not paths:
                 return False
+        dialog = ImportPreviewDialog(paths, parent=self)
+        try:
+            accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        finally:
+            dialog.stop_preview()
+        result = dialog.import_result if accepted else None
+        dialog.deleteLater()
+        if result is None:
+            self.controller.show_status("Import cancelled; the project is unchanged.")
+            return False
+        self.messages.clear()
+        return self._apply_import(result)
+
+    def _ask_spectra_files(self) -> list[str]:
+        settings = window_settings()
+        folder = str(settings.value("last_spectra_folder", ""))
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Import spectra", folder, file_dialog_filter()
+        )
+        if paths:
             settings.setValue("last_spectra_folder", str(Path(paths[0]).parent))
+        return list(paths)
+
+    def import_files(self, paths: list[str | Path] | None = None,
+                     options: ImportOptions | None = None,
+                     reference_table: str | Path | None = None,
+                     id_column: str | None = None) -> bool:
+        """Read spectra files into the project without the preview (scripted use).
+
+        Without `paths` the file dialog and the preview open, as for the
+        Import button.  Any file that fails stops the import; the project is
+        then left unchanged and the message is shown on the page.  Returns
+        True when the data were replaced.
+        """
+        if paths is None:
+            return self.preview_import()
         self.messages.clear()
         try:
-            result = read_many(paths)
+            result = import_files(paths, options, reference_table, id_column)
         except SpecganError as exc:
             self.messages.show_message("import_failed", error=str(exc))
             return False
@@ -296,20 +359,68 @@ class DataPage(QWidget):
                 f"{type(exc).__name__}: {exc}",
             )
             return False
+        return self._apply_import(result)
+
+    def _apply_import(self, result: ImportResult) -> bool:
+        """Make an accepted import the project's data and report what was done."""
         if not self._confirm_clear("Importing new spectra"):
             return False
-        self.controller.set_dataset(result.dataset)
-        names = ", ".join(Path(p).name for p in paths)
+        dataset = result.dataset
+        self.controller.set_dataset(dataset)
+        files = [item for item in result.preview.files if item.ok] if result.preview else []
+        names = [item.name for item in files] or [dataset.name]
+        source = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more files"
+        formats = list(dict.fromkeys(item.format for item in files)) or ["unknown format"]
+        format_text = "; ".join(formats[:3]) + (" …" if len(formats) > 3 else "")
         self.messages.show_message(
             "imported",
-            count=result.dataset.n_samples,
-            points=result.dataset.n_points,
-            source=names,
-            format=result.format,
+            count=dataset.n_samples,
+            points=dataset.n_points,
+            source=source,
+            format=format_text,
         )
+        if result.notices:
+            self.messages.show_message("import_notices", notices=" ".join(result.notices))
         if result.warnings:
             self.messages.show_message("import_warnings", warnings=" ".join(result.warnings))
-        self.controller.show_status(f"Imported {result.dataset.n_samples} spectra from {names}")
+        self.controller.show_status(f"Imported {dataset.n_samples} spectra from {source}")
+        return True
+
+    # --- drag and drop -------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt's name)
+        if _local_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802 (Qt's name)
+        if _local_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt's name)
+        paths = _local_paths(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.drop_paths(paths)
+
+    def drop_paths(self, paths: list[str]) -> bool:
+        """Open the import preview for dropped files or folders, unless a task runs.
+
+        The preview opens once the drop has finished, because a modal dialog
+        inside the drop handler would keep the drag source waiting.  Returns
+        True when the preview was scheduled.
+        """
+        if self.controller.is_busy:
+            self.controller.show_status(
+                "The dropped files were not imported: wait for the running task to end, "
+                "or stop it, first."
+            )
+            return False
+        QTimer.singleShot(0, self, lambda: self.preview_import(list(paths)))
         return True
 
     @Slot()
@@ -340,7 +451,7 @@ class DataPage(QWidget):
                 if dialog.exec() != QDialog.DialogCode.Accepted:
                     return False
                 id_column = dialog.id_column()
-            joined, warnings = attach_references(dataset, table, id_column)
+            joined = join_references(dataset, path, id_column)
         except SpecganError as exc:
             self.messages.show_message("references_failed", error=str(exc))
             return False
@@ -358,13 +469,14 @@ class DataPage(QWidget):
         ):
             return False
         self.controller.clear_results()
-        self.controller.set_references(joined.references)
+        self.controller.set_references(joined.dataset.references)
         added = [str(c) for c in table.columns if str(c) != id_column]
         self.messages.show_message(
-            "references_attached", columns=", ".join(added), source=Path(path).name
+            "references_attached", columns=", ".join(added), source=Path(path).name,
+            notices=" ".join(joined.notices),
         )
-        if warnings:
-            self.messages.show_message("reference_warnings", warnings=" ".join(warnings))
+        if joined.warnings:
+            self.messages.show_message("reference_warnings", warnings=" ".join(joined.warnings))
         return True
 
     @Slot(int)
@@ -647,6 +759,7 @@ class DataPage(QWidget):
         """Disable every control that changes the project while a task runs."""
         has_data = self.controller.dataset is not None
         self.import_button.setEnabled(not busy)
+        self.import_folder_button.setEnabled(not busy)
         self.example_button.setEnabled(not busy)
         self.attach_button.setEnabled(not busy and has_data)
         self.target_combo.setEnabled(not busy and has_data)
@@ -654,6 +767,25 @@ class DataPage(QWidget):
         self.range_box.setEnabled(not busy and has_data)
         self.range_region.setMovable(not busy)
         self._update_range_label()
+
+
+def _local_paths(mime_data) -> list[str]:
+    """Return the local file and folder paths of dropped data (other URLs are ignored)."""
+    if mime_data is None or not mime_data.hasUrls():
+        return []
+    return [url.toLocalFile() for url in mime_data.urls() if url.isLocalFile()]
+
+
+def join_references(dataset: SpectralDataset, path: str | Path,
+                    id_column: str | None) -> ImportResult:
+    """Join a reference table to spectra already in the project, as an import joins it.
+
+    The result's warnings list ids without spectra and spectra without
+    values; ids that differ only by leading zeros are matched, with a notice.
+    """
+    preview = ImportPreview(options=ImportOptions(), dataset=dataset,
+                            sample_ids=list(dataset.sample_ids))
+    return finish_import(preview, path, id_column)
 
 
 def pipeline_spec(crop: tuple[float, float] | None) -> list[dict]:
