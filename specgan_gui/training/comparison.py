@@ -4,9 +4,11 @@ All models see identical folds, and in each fold a fresh copy of the
 preprocessing pipeline is fitted on the training spectra only, so no
 held-out spectrum informs scaling or any other fitted number.  PLS (or
 PLS-DA for classes) chooses its number of components by an inner
-cross-validation on the training fold alone.  After cross-validation each
-model is fitted once more on all samples, and `predict` uses those final
-models.
+cross-validation on the training fold alone.  PLS may use a pipeline of its
+own (`compare_models`'s ``pls_pipeline``), refitted in each fold the same
+way, and each result row names the pipeline its model used.  After
+cross-validation each model is fitted once more on all samples, and
+`predict` uses those final models.
 """
 
 from __future__ import annotations
@@ -281,9 +283,10 @@ class ComparisonResult:
         `TransferSettings.to_dict()`.
     rows
         One dict per model: ``{"model", "rmsecv", "r2"}`` (regression) or
-        ``{"model", "accuracy", "per_class_recall"}`` (classification).
-        The PLS row adds ``components`` (median over folds), the GAN
-        transfer row ``checkpoint_epoch``.
+        ``{"model", "accuracy", "per_class_recall"}`` (classification),
+        plus ``preprocessing``, the model's pipeline in step text syntax
+        (`Pipeline.describe`).  The PLS row adds ``components`` (median
+        over folds), the GAN transfer row ``checkpoint_epoch``.
     fold_of_sample
         Test fold of each sample, shared by all models.
     measured
@@ -297,7 +300,10 @@ class ComparisonResult:
     sample_ids
         Sample ids in the order of `measured`.
     preprocessing
-        The pipeline's JSON spec.
+        The networks' pipeline as a JSON spec.
+    pls_preprocessing
+        The PLS pipeline as a JSON spec (the same as `preprocessing` unless
+        PLS had its own).
     pls_components
         PLS components chosen in each fold, in fold order.
     created
@@ -316,6 +322,7 @@ class ComparisonResult:
     models: dict[str, FittedModel] = field(default_factory=dict)
     sample_ids: list[str] = field(default_factory=list)
     preprocessing: str = "[]"
+    pls_preprocessing: str = ""
     pls_components: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     created: str = field(default_factory=lambda: datetime.now().isoformat(timespec="seconds"))
 
@@ -345,6 +352,7 @@ class ComparisonResult:
             "classes_json": json.dumps(self.classes),
             "sample_ids": np.asarray(self.sample_ids, dtype=str),
             "preprocessing_json": self.preprocessing,
+            "pls_preprocessing_json": self.pls_preprocessing or self.preprocessing,
             "pls_components": np.asarray(self.pls_components, dtype=np.int64),
             "created": self.created,
         }
@@ -379,6 +387,9 @@ class ComparisonResult:
             classes=json.loads(_text(record.get("classes_json", "null"))),
             sample_ids=[str(s) for s in _array(record.get("sample_ids", np.array([], str)))],
             preprocessing=_text(record.get("preprocessing_json", "[]")),
+            pls_preprocessing=_text(
+                record.get("pls_preprocessing_json", record.get("preprocessing_json", "[]"))
+            ),
             pls_components=np.asarray(
                 record.get("pls_components", np.zeros(0)), dtype=np.int64
             ),
@@ -472,6 +483,8 @@ def compare_models(
     checkpoint: Checkpoint | None,
     settings: TransferSettings,
     task_state: TaskState | None = None,
+    pls_pipeline: Pipeline | None = None,
+    include_networks: bool = True,
 ) -> ComparisonResult:
     """Cross-validate GAN transfer, the same network from scratch and PLS on shared folds.
 
@@ -495,6 +508,12 @@ def compare_models(
     task_state
         Receives progress. After a stop request `Cancelled` is raised at the
         end of the current epoch.
+    pls_pipeline
+        Preprocessing for PLS alone, fitted like `pipeline` in every fold;
+        None gives PLS the networks' pipeline.
+    include_networks
+        False compares PLS alone (no checkpoint allowed), for quick checks of
+        a preprocessing choice.
 
     Raises
     ------
@@ -511,14 +530,25 @@ def compare_models(
     splits = fold_splits(fold_of_sample)
     classes = sorted(np.unique(measured).tolist()) if task == "classification" else None
     device = resolve_device(settings.device)
+    if checkpoint is not None and not include_networks:
+        raise SettingsError(
+            "A GAN checkpoint was given for a comparison without networks; include the "
+            "networks or leave out the checkpoint."
+        )
 
     # Fit the final pipeline first: it fixes the preprocessed length, and a
     # checkpoint that does not fit is reported before any fold is trained.
     final_pipeline = pipeline.unfitted_copy().fit(dataset.axis, dataset.spectra)
     final_spectra = final_pipeline.transform(dataset.spectra)
     architecture = _checked_architecture(architecture, final_spectra.shape[1], final_pipeline)
+    own_pls = pls_pipeline is not None
+    final_pls_pipeline = final_pipeline
+    final_pls_spectra = final_spectra
+    if own_pls:
+        final_pls_pipeline = pls_pipeline.unfitted_copy().fit(dataset.axis, dataset.spectra)
+        final_pls_spectra = final_pls_pipeline.transform(dataset.spectra)
     trunk = None
-    network_names = ["From scratch"]
+    network_names = ["From scratch"] if include_networks else []
     if checkpoint is not None:
         trunk = checkpoint.discriminator
         # Loading the trunk once raises SettingsError now if its shapes do not fit.
@@ -528,9 +558,10 @@ def compare_models(
 
     progress = _Progress(task_state, len(splits) + 1, len(network_names), settings.epochs)
     logger.info(
-        "comparing %s on %d samples, %d folds, target %r (%s), preprocessing %s, device %s",
+        "comparing %s on %d samples, %d folds, target %r (%s), preprocessing %s, PLS "
+        "preprocessing %s, device %s",
         ", ".join(model_names), dataset.n_samples, len(splits), target, task,
-        final_pipeline.describe(), device,
+        final_pipeline.describe(), final_pls_pipeline.describe(), device,
     )
     # NaN or "" marks a sample no fold has predicted yet.
     blank = np.nan if task == "regression" else ""
@@ -541,12 +572,20 @@ def compare_models(
     for fold, (train, test) in enumerate(splits):
         progress.check()
         fold_pipeline = pipeline.unfitted_copy().fit(dataset.axis, dataset.spectra[train])
+        pls_spectra = None
+        if own_pls:
+            fold_pls = pls_pipeline.unfitted_copy().fit(dataset.axis, dataset.spectra[train])
+            pls_spectra = (
+                fold_pls.transform(dataset.spectra[train]),
+                fold_pls.transform(dataset.spectra[test]),
+            )
         stage = _fit_stage(
             f"fold {fold + 1}/{len(splits)}",
             fold_pipeline.transform(dataset.spectra[train]),
             measured[train],
             fold_pipeline.transform(dataset.spectra[test]),
             task, classes, architecture, trunk, network_names, settings, device, progress,
+            pls_spectra,
         )
         for name in model_names:
             predictions[name][test] = stage.predictions[name]
@@ -554,7 +593,9 @@ def compare_models(
 
     rows = _metric_rows(task, measured, predictions, classes, model_names)
     for row in rows:
+        row["preprocessing"] = final_pipeline.describe()
         if row["model"] == "PLS":
+            row["preprocessing"] = final_pls_pipeline.describe()
             row["components"] = float(np.median(fold_components))
         if row["model"] == "GAN transfer":
             row["checkpoint_epoch"] = int(checkpoint.epoch)
@@ -564,6 +605,7 @@ def compare_models(
     models = _fit_final_models(
         dataset, target, task, classes, final_pipeline, final_spectra, measured,
         architecture, checkpoint, network_names, settings, device, progress,
+        (final_pls_pipeline, final_pls_spectra),
     )
     if task_state is not None:
         task_state.report(1.0, "comparison finished")
@@ -580,6 +622,7 @@ def compare_models(
         models=models,
         sample_ids=list(dataset.sample_ids),
         preprocessing=pipeline.to_json(),
+        pls_preprocessing=(pls_pipeline or pipeline).to_json(),
         pls_components=np.asarray(fold_components, dtype=np.int64),
     )
 
@@ -611,8 +654,13 @@ def _fit_stage(
     settings: TransferSettings,
     device,
     progress: _Progress,
+    pls_spectra: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> _StageResult:
-    """Fit every model on one training set and predict `test_spectra`."""
+    """Fit every model on one training set and predict `test_spectra`.
+
+    `pls_spectra` gives PLS its own ``(train, test)`` spectra, preprocessed
+    by its own pipeline; None gives it the networks' spectra.
+    """
     coding = TargetCoding.fit(task, train_targets, classes=classes)
     predictions: dict[str, np.ndarray] = {}
     fitted: dict[str, object] = {}
@@ -630,11 +678,12 @@ def _fit_stage(
         fitted[name] = network
 
     progress.check()
-    pls = fit_pls(train_spectra, train_targets, coding, settings)
+    pls_train, pls_test = pls_spectra or (train_spectra, test_spectra)
+    pls = fit_pls(pls_train, train_targets, coding, settings)
     # PLS outputs are already in target units (or one-hot scores); decode
     # with an identity coding for regression.
     pls_coding = TargetCoding(task, classes=coding.classes)
-    predictions["PLS"] = pls_coding.decode(pls.outputs(test_spectra))
+    predictions["PLS"] = pls_coding.decode(pls.outputs(pls_test))
     fitted["PLS"] = pls
     progress.advance(1, f"{stage}, PLS, {pls.n_components} components")
     return _StageResult(predictions, fitted, pls.n_components)
@@ -660,12 +709,18 @@ def _fit_final_models(
     settings: TransferSettings,
     device,
     progress: _Progress,
+    pls_fit: tuple[Pipeline, np.ndarray],
 ) -> dict[str, FittedModel]:
-    """Fit each model on all samples and return them as `FittedModel` objects."""
+    """Fit each model on all samples and return them as `FittedModel` objects.
+
+    `pls_fit` is PLS's fitted pipeline and its preprocessed spectra.
+    """
     trunk = None if checkpoint is None else checkpoint.discriminator
+    pls_pipeline, pls_spectra = pls_fit
     stage = _fit_stage(
         f"final models on all {dataset.n_samples} samples", spectra, measured, spectra,
         task, classes, architecture, trunk, network_names, settings, device, progress,
+        (pls_spectra, pls_spectra),
     )
     coding = TargetCoding.fit(task, measured, classes=classes)
     common = dict(
@@ -690,6 +745,9 @@ def _fit_final_models(
             **common,
         )
     pls: PLSFit = stage.fitted["PLS"]
+    common.update(
+        pipeline_spec=pls_pipeline.to_json(), pipeline_state=pls_pipeline.fitted_state()
+    )
     models["PLS"] = FittedModel(
         name="PLS",
         kind="pls",

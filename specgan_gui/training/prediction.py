@@ -16,7 +16,7 @@ from datetime import datetime
 
 import numpy as np
 
-from specgan_gui.data.preprocessing import Crop, Pipeline
+from specgan_gui.data.preprocessing import Pipeline
 from specgan_gui.errors import DataError, ProjectFileError
 from specgan_gui.models.gan1d import GANArchitecture, load_numpy_state
 from specgan_gui.training.transfer import TargetCoding, TransferNetwork, network_outputs
@@ -336,13 +336,8 @@ def align_to_model_axis(model: FittedModel, axis: np.ndarray, spectra: np.ndarra
 def needed_range(model: FittedModel) -> tuple[float, float]:
     """Return the axis range whose points the model's preprocessing uses.
 
-    When the pipeline starts with a crop, only the kept points reach any
-    later step, so only that range must be covered.  Otherwise every step
-    may read the whole input axis.
+    When the pipeline starts with range steps (crop, cut, resample), only
+    the points they keep reach any later step, so only that range must be
+    covered.  Otherwise every step may read the whole input axis.
     """
-    pipeline = model.pipeline()
-    axis = model.input_axis
-    if pipeline.steps and isinstance(pipeline.steps[0], Crop):
-        crop = pipeline.steps[0]
-        axis = axis[(axis >= crop.low) & (axis <= crop.high)]
-    return float(axis.min()), float(axis.max())
+    return model.pipeline().needed_range()
