@@ -216,20 +216,37 @@ def cmd_demo(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from specgan_gui.io import read_many
-    from specgan_gui.io.table import attach_references, read_reference_table
+    from specgan_gui.io.importer import ImportOptions, import_files
 
-    result = read_many(args.files)
-    dataset = result.dataset
+    options = ImportOptions(
+        id_source=args.id_source,
+        id_pattern=args.id_pattern,
+        column=args.column,
+        block=args.block,
+        axis_unit=args.axis_unit,
+        convert_axis_to=args.convert_axis,
+        resample="auto" if args.resample else "never",
+        y_unit=args.y_unit,
+        y_conversion="absorbance" if args.to_absorbance else None,
+        recursive=args.recursive,
+    )
+    result = import_files(
+        args.files, options, reference_table=args.targets, id_column=args.id_column,
+        skip_failed=args.skip_failed,
+    )
+    for notice in result.notices:
+        print(f"note: {notice}")
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if args.targets:
-        table = read_reference_table(args.targets)
-        dataset, warnings = attach_references(dataset, table, args.id_column)
-        for warning in warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+    dataset = result.dataset
     project = _new_project(dataset, args.target, args.task, args.crop)
-    print(f"imported {dataset.n_samples} spectra of {dataset.n_points} points ({result.format})")
+    files = [item for item in result.preview.files if item.ok]
+    print(
+        f"imported {dataset.n_samples} spectra of {dataset.n_points} points "
+        f"({dataset.axis[0]:g} to {dataset.axis[-1]:g} {dataset.axis_unit}) from "
+        f"{len(files)} file{'s' if len(files) != 1 else ''} "
+        f"({'; '.join(dict.fromkeys(item.format for item in files))})"
+    )
     _save(project, args.out)
     return 0
 
@@ -276,6 +293,137 @@ def cmd_predict(args) -> int:
         sys.stdout.write(text)
     _save(project, args.out or args.project)
     return 0
+
+
+def cmd_preprocess(args) -> int:
+    from specgan_gui.data.preprocessing import (
+        Pipeline,
+        format_steps,
+        parse_steps,
+        preset,
+        validate,
+    )
+
+    project = _load(args.project)
+    dataset = project.dataset
+    if dataset is None:
+        raise SpecganError(f"{args.project} has no spectra; import spectra first.")
+    if args.suggest:
+        return _suggest_preprocessing(project, args)
+    if args.steps is None and args.preset is None:
+        print(f"preprocessing: {format_steps(project.preprocessing)}")
+        for warning in validate(project.preprocessing, dataset.axis):
+            print(f"warning: {warning}")
+        return 0
+
+    spec = parse_steps(args.steps) if args.steps is not None else preset(args.preset)
+    for warning in validate(spec, dataset.axis):
+        print(f"warning: {warning}", file=sys.stderr)
+    # Fitting now reports a step that cannot run on these spectra before anything changes.
+    pipeline = Pipeline.from_spec(spec).fit(dataset.axis, dataset.spectra)
+    if spec == project.preprocessing:
+        print(f"preprocessing unchanged: {format_steps(spec)}")
+        return 0
+
+    epochs = project.epochs_trained
+    trained = bool(epochs or project.checkpoints or project.resume_state is not None)
+    if trained and not args.force:
+        raise SpecganError(
+            f"{args.project} holds a GAN trained for {epochs} epochs on the current "
+            f"preprocessing ({format_steps(project.preprocessing)}). A new pipeline "
+            f"changes the spectra the GAN learned, so it discards that run, its "
+            f"checkpoints and the transfer results. Add --force to replace it."
+        )
+    cleared = []
+    if trained:
+        cleared.append(f"the GAN run ({epochs} epochs, {len(project.checkpoints)} checkpoints)")
+    if project.transfer_runs or project.models:
+        cleared.append(
+            f"{len(project.transfer_runs)} transfer result(s) and {len(project.models)} "
+            f"fitted model(s)"
+        )
+    project.preprocessing = spec
+    project.preprocessing_state = pipeline.fitted_state()
+    project.gan_architecture = None
+    project.reset_training()
+    project.transfer_runs = []
+    project.models = {}
+    if cleared:
+        print(f"cleared {' and '.join(cleared)}, trained on the old preprocessing")
+    print(
+        f"preprocessing: {format_steps(spec)} ({pipeline.output_axis.size} points; before "
+        f"the final scaling: {pipeline.units_label(dataset.y_unit)})"
+    )
+    _save(project, args.out or args.project)
+    return 0
+
+
+def _suggest_preprocessing(project, args) -> int:
+    from specgan_gui.training.suggest import suggest_pipelines, windows_of
+
+    if not project.target:
+        raise SpecganError(
+            f"{args.project} has no target column; set one with `specgan import --target`."
+        )
+    print(
+        f"scoring standard pipelines with PLS, nested cross-validation on "
+        f"{project.dataset.n_samples} samples...", flush=True,
+    )
+    suggestions = suggest_pipelines(
+        project.dataset, project.target, project.task,
+        max_components=args.max_components, seed=args.seed,
+        windows=windows_of(project.preprocessing),
+    )
+    _print_table([suggestion.to_row() for suggestion in suggestions])
+    best = suggestions[0]
+    if best.score is not None:
+        print(
+            f"best: {best.name}; store it with\n"
+            f"  specgan preprocess {args.project} --steps \"{best.steps}\""
+        )
+    return 0
+
+
+def _preprocess_epilog() -> str:
+    """Return the step syntax, each kind and the presets, from the steps' own metadata."""
+    import textwrap
+
+    from specgan_gui.data.preprocessing import PRESETS, step_kinds
+
+    lines = [
+        "step syntax: steps separated by commas, parameters by colons in the order below;",
+        "trailing parameters may be left out for their defaults (in brackets), and",
+        "NAME=VALUE sets one by name. A window is LOW-HIGH in axis units.",
+        "",
+    ]
+    for info in step_kinds():
+        if info.legacy:
+            continue
+        fields = []
+        for param in info.params:
+            name = param.name.upper()
+            if param.type == "windows":
+                fields.append("LOW-HIGH[:LOW-HIGH...]")
+            elif param.type == "choice":
+                fields.append(f"{name}[{param.default}]")
+            elif param.default is None:
+                fields.append(name)
+            else:
+                fields.append(f"{name}[{param.default:g}]")
+        lines.append("  " + ":".join([info.kind, *fields]))
+        text = f"{info.label}. {info.description}"
+        for param in info.params:
+            if param.type == "choice":
+                text += f" {param.name.upper()}: {', '.join(v for v, _ in param.choices)}."
+        lines += textwrap.wrap(text, 78, initial_indent="      ", subsequent_indent="      ")
+    lines += ["", "presets:"]
+    for item in PRESETS.values():
+        lines.append(f"  {item.name}: {item.steps}")
+    lines += [
+        "",
+        'example: specgan preprocess p.h5 --steps "cut:950-1550,savgol:15:2:1,scale"',
+    ]
+    return "\n".join(lines)
 
 
 def cmd_info(args) -> int:
@@ -397,9 +545,32 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo, epochs=200)
 
     imp = sub.add_parser("import", help="build a project from spectra files")
-    imp.add_argument("files", nargs="+", help="wide tables (CSV, TSV, TXT, XLSX)")
+    imp.add_argument("files", nargs="+",
+                     help="spectra files or folders (any format that `inspect` reads)")
     imp.add_argument("--targets", help="table of reference values to join (CSV or XLSX)")
-    imp.add_argument("--id-column", help="column of --targets that holds the sample ids")
+    imp.add_argument("--id-column", help="column of --targets that contains the sample ids "
+                     "(default: join by row order)")
+    imp.add_argument("--id-source", choices=["auto", "filename", "metadata", "table"],
+                     default="auto", help="where sample ids come from (auto: the file name "
+                     "for one spectrum per file, else the ids inside the file)")
+    imp.add_argument("--id-pattern", metavar="REGEX", help="regular expression searched in "
+                     "each file name; its first group is the sample id, e.g. 'coffee_(\\d+)'")
+    imp.add_argument("--column", help="text files: the spectrum column (name, number "
+                     "counted from 1, or 'all')")
+    imp.add_argument("--block", help="OPUS files: the data block to read (default AB)")
+    imp.add_argument("--axis-unit", help="axis unit to use instead of the files' (nm, cm-1, "
+                     "index)")
+    imp.add_argument("--convert-axis", choices=["nm", "cm-1"],
+                     help="convert axes between nm and cm-1 (1e7 / x)")
+    imp.add_argument("--resample", action="store_true", help="resample files with different "
+                     "axes onto a common grid (linear interpolation over their overlap)")
+    imp.add_argument("--y-unit", choices=["absorbance", "transmittance", "%T"],
+                     help="y unit of files that do not state it (transmittance as a fraction)")
+    imp.add_argument("--to-absorbance", action="store_true",
+                     help="convert transmittance to absorbance, A = -log10(T)")
+    imp.add_argument("--recursive", action="store_true", help="search folders' subfolders too")
+    imp.add_argument("--skip-failed", action="store_true",
+                     help="import the readable files when others fail (listed as warnings)")
     imp.add_argument("--target", help="reference column to predict (default: the first)")
     imp.add_argument("--task", choices=["regression", "classification"])
     imp.add_argument("--crop", nargs=2, type=float, metavar=("LOW", "HIGH"))
@@ -427,6 +598,33 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--csv", help="write the predictions to this CSV file")
     predict.add_argument("--out", help="write the project to this file instead of PROJECT")
     predict.set_defaults(func=cmd_predict)
+
+    from specgan_gui.data.preprocessing import PRESETS
+
+    prep = sub.add_parser(
+        "preprocess",
+        help="set the preprocessing pipeline, or rank standard ones",
+        description="Store a preprocessing pipeline in the project (clearing a GAN run and "
+        "results trained on the old one), or score standard pipelines with PLS. Without "
+        "options, print the current pipeline.",
+        epilog=_preprocess_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    prep.add_argument("project")
+    choice = prep.add_mutually_exclusive_group()
+    choice.add_argument("--steps", help='pipeline in step syntax, e.g. "snv,savgol:15:2:1,scale"')
+    choice.add_argument("--preset", choices=list(PRESETS),
+                        help="a standard pipeline for the measurement (listed below)")
+    choice.add_argument("--suggest", action="store_true",
+                        help="rank standard pipelines by nested cross-validation with PLS "
+                        "and print the table; stores nothing")
+    prep.add_argument("--force", action="store_true",
+                      help="replace the pipeline even when a GAN was trained on the old one")
+    prep.add_argument("--max-components", type=int, default=10,
+                      help="--suggest: most PLS components tried (10)")
+    prep.add_argument("--seed", type=int, default=0, help="--suggest: seed of the folds (0)")
+    prep.add_argument("--out", help="write to this file instead of PROJECT")
+    prep.set_defaults(func=cmd_preprocess)
 
     info = sub.add_parser("info", help="summarise a project")
     info.add_argument("project")
