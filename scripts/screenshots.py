@@ -1,8 +1,10 @@
-"""Capture the four pages of the window on the coffee example into docs/images/.
+"""Capture the five pages of the window into docs/images/.
 
-The script runs offscreen on a virtual 1600x1000 screen.  It opens the
-coffee example and crops it to points 0-499, so that the whole script takes
-about 100 s on two CPU cores.  It then trains the GAN (capturing the
+The script runs offscreen on a virtual 1600x1000 screen.  It first shows
+the Preprocessing page on the fermentation example with the pipeline
+"cut:950-1550,savgol:15:2:1,scale" (preprocessing.png).  It then opens the
+coffee example and cuts it to points 0-499, so that the whole script takes
+about 100 s on two CPU cores.  It trains the GAN (capturing the
 training page mid-run), runs the transfer comparison and a prediction, and
 saves data.png, gan-training.png, transfer.png and prediction.png.  Window
 settings go to a temporary folder, so the user's saved geometry is neither
@@ -122,14 +124,34 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _capture_page(app, window, page, path: Path) -> None:
+    """Save the page alone, without the window's tabs, menu and status bar."""
+    window.pages.setCurrentWidget(page)
+    for _ in range(3):
+        app.processEvents()
+    if not page.grab().save(str(path)):
+        raise OSError(f"could not write {path}")
+    log.info("saved %s", path)
+
+
 def _run_session(app, window, args) -> None:
-    # Data page: the example with the modelling range shaded.
+    from specgan_gui.data.preprocessing import parse_steps
+
+    # Preprocessing page: a cut and a first derivative on the fermentation example,
+    # with the derivative step selected to show its own effect.
+    window.open_example("fermentation", ask=False)
+    preprocessing = window.preprocessing_page
+    if not preprocessing.set_pipeline(parse_steps("cut:950-1550,savgol:15:2:1,scale")):
+        raise RuntimeError(preprocessing.messages.text())
+    preprocessing.select_step(1)
+    preprocessing.update_preview()
+    _capture_page(app, window, preprocessing, args.out / "preprocessing.png")
+
+    # Data page: the coffee example with the kept range shaded.
     window.open_example("coffee", ask=False)
+    if not preprocessing.set_pipeline(parse_steps("cut:0-499,scale")):
+        raise RuntimeError(preprocessing.messages.text())
     data = window.data_page
-    data.range_box.setChecked(True)
-    data.low_spinbox.setValue(0)
-    data.high_spinbox.setValue(499)
-    data.apply_range_button.click()
     _capture(app, window, data, args.out / "data.png")
 
     # GAN training, captured once two thirds of the epochs are done.

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QWidget
 
 from specgan_gui.data.dataset import SpectralDataset
+from specgan_gui.gui.dialogs import ask_yes_no
 from specgan_gui.gui.worker import TaskRunner
 from specgan_gui.project.project import Project
 
@@ -35,7 +37,7 @@ class ProjectController(QObject):
     """Holds the `Project` and emits a signal for every kind of change."""
 
     dataset_changed = Signal()
-    #: The modelling target, task or range changed.
+    #: The modelling target, task or preprocessing pipeline changed.
     settings_changed = Signal()
     training_changed = Signal()
     results_changed = Signal()
@@ -138,8 +140,9 @@ class ProjectController(QObject):
         """Replace the spectra; clears the GAN run, transfer results and models.
 
         The target defaults to the first reference column and the task to
-        what that column's type allows.  The modelling range is reset to
-        the whole axis.
+        what that column's type allows.  The preprocessing pipeline is reset
+        to the final scaling alone, because range steps of the old pipeline may
+        not fit the new axis.
         """
         project = self._project
         project.dataset = dataset
@@ -192,11 +195,26 @@ class ProjectController(QObject):
         self.results_changed.emit()
         self._emit_modified()
 
-    def set_preprocessing(self, spec: list[dict]) -> None:
-        """Store a new pipeline spec; clears the GAN run and the results built on the old one."""
+    def set_preprocessing(self, spec: list[dict], parent: QWidget | None = None,
+                          ask: bool = True) -> bool:
+        """Store a new pipeline spec; clears the GAN run and the results built on the old one.
+
+        With `ask`, a question (over `parent`) lists what would be cleared and
+        a "No" keeps everything.  Returns True when `spec` is the project's
+        pipeline afterwards.
+        """
         project = self._project
         if spec == project.preprocessing:
-            return
+            return True
+        if ask and self.has_training():
+            if not ask_yes_no(
+                parent, "Clear training?",
+                f"Changing the preprocessing clears the GAN training ({project.epochs_trained} "
+                f"epochs, {len(project.checkpoints)} checkpoints), the transfer results and "
+                "the fitted models, which were built on the old pipeline. Continue?",
+            ):
+                return False
+        log.info("preprocessing set to %s", spec)
         project.preprocessing = [dict(step) for step in spec]
         project.preprocessing_state = {}
         project.gan_architecture = None
@@ -206,6 +224,7 @@ class ProjectController(QObject):
         self.training_changed.emit()
         self.results_changed.emit()
         self._emit_modified()
+        return True
 
     # --- training and results ------------------------------------------------
     def has_training(self) -> bool:

@@ -1,4 +1,4 @@
-"""The Data page: import spectra, join reference values, choose target and range."""
+"""The Data page: import spectra, join reference values, choose the target."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -32,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from specgan_gui.data.dataset import SpectralDataset
-from specgan_gui.data.preprocessing import Pipeline
+from specgan_gui.data.preprocessing import Pipeline, format_steps
 from specgan_gui.errors import SpecganError
 from specgan_gui.gui import messages, plots
 from specgan_gui.gui.controller import TASKS, ProjectController, default_task
@@ -69,7 +68,6 @@ MESSAGES = {
     "references_failed": messages.error("The reference table was not attached. {error}"),
     "references_attached": messages.info("Attached columns {columns} from {source}. {notices}"),
     "reference_warnings": messages.warning("{warnings}"),
-    "range_failed": messages.error("The modelling range was not applied. {error}"),
     "no_references": messages.info(
         "These spectra have no reference values. Attach a reference table to choose a "
         "target column; the GAN trains on the spectra alone."
@@ -130,11 +128,17 @@ def guess_id_column(table: pd.DataFrame, dataset: SpectralDataset) -> str | None
 
 
 class DataPage(QWidget):
-    """Import spectra and choose what to model: target column, task and axis range."""
+    """Import spectra and choose what to model: target column and task.
+
+    The page shows the project's preprocessing pipeline but never changes
+    it; the Preprocessing page does.
+    """
 
     #: Emitted with the example name when the user picks "Open example"; the
     #: window handles it, because an example replaces the whole project.
     example_requested = Signal(str)
+    #: Emitted when the user asks to edit the preprocessing pipeline.
+    preprocessing_requested = Signal()
 
     def __init__(self, controller: ProjectController, parent: QWidget | None = None):
         super().__init__(parent)
@@ -208,38 +212,21 @@ class DataPage(QWidget):
         target_form.addRow("Target column:", self.target_combo)
         target_form.addRow("Model type:", self.task_combo)
 
-        self.range_box = QGroupBox("Crop to a modelling range")
-        self.range_box.setCheckable(True)
-        self.range_box.setChecked(False)
-        self.range_box.setToolTip(
-            "Train and model only the points between the two axis values; the GAN "
-            "is built for the cropped length."
-        )
-        self.range_box.toggled.connect(self._on_range_edited)
-        self.low_spinbox = QDoubleSpinBox()
-        self.high_spinbox = QDoubleSpinBox()
-        for spinbox in (self.low_spinbox, self.high_spinbox):
-            spinbox.setDecimals(2)
-            spinbox.setRange(-1e9, 1e9)
-            spinbox.setKeyboardTracking(False)
-            spinbox.valueChanged.connect(self._on_range_edited)
-        self.low_spinbox.setToolTip("Lowest axis value kept, in the axis unit.")
-        self.high_spinbox.setToolTip("Highest axis value kept, in the axis unit.")
-        self.apply_range_button = QPushButton("Apply range")
-        self.apply_range_button.clicked.connect(self._on_apply_range_clicked)
-        self.range_label = QLabel()
-        self.range_label.setWordWrap(True)
-        range_form = QFormLayout(self.range_box)
-        range_form.addRow("From:", self.low_spinbox)
-        range_form.addRow("To:", self.high_spinbox)
-        range_layout = QVBoxLayout()
-        range_layout.addWidget(self.apply_range_button)
-        range_form.addRow(range_layout)
-        range_holder = QWidget()
-        range_holder_layout = QVBoxLayout(range_holder)
-        range_holder_layout.setContentsMargins(0, 0, 0, 0)
-        range_holder_layout.addWidget(self.range_box)
-        range_holder_layout.addWidget(self.range_label)
+        self.pipeline_label = QLabel()
+        self.pipeline_label.setWordWrap(True)
+        self.pipeline_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.edit_pipeline_button = QPushButton("Edit preprocessing…")
+        self.edit_pipeline_button.setToolTip(
+            "Open the Preprocessing page to cut ranges, correct scatter and baselines, "
+            "and take derivatives.")
+        self.edit_pipeline_button.clicked.connect(self.preprocessing_requested)
+        pipeline_box = QGroupBox("Preprocessing")
+        pipeline_layout = QVBoxLayout(pipeline_box)
+        pipeline_layout.addWidget(self.pipeline_label)
+        pipeline_buttons = QHBoxLayout()
+        pipeline_buttons.addWidget(self.edit_pipeline_button)
+        pipeline_buttons.addStretch(1)
+        pipeline_layout.addLayout(pipeline_buttons)
 
         self.sample_model = DataFrameModel()
         self.sample_table = QTableView()
@@ -255,17 +242,14 @@ class DataPage(QWidget):
         controls_layout.setContentsMargins(0, 0, 0, 0)
         controls_layout.addWidget(spectra_box)
         controls_layout.addWidget(target_box)
-        controls_layout.addWidget(range_holder)
+        controls_layout.addWidget(pipeline_box)
         controls_layout.addWidget(QLabel("Samples:"))
         controls_layout.addWidget(self.sample_table, 1)
         controls.setMinimumWidth(340)
 
         self.spectra_plot = plots.make_plot_widget("Axis", "Intensity", legend=True)
-        self.range_region = pg.LinearRegionItem(
-            brush=pg.mkBrush(31, 119, 180, 35), pen=pg.mkPen(31, 119, 180, 160, width=1.5)
-        )
-        self.range_region.setZValue(-10)
-        self.range_region.sigRegionChangeFinished.connect(self._on_region_dragged)
+        # Shaded axis windows that the pipeline's leading range steps keep.
+        self._window_regions: list[pg.LinearRegionItem] = []
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(controls)
@@ -518,56 +502,6 @@ class DataPage(QWidget):
         self.controller.set_target(target, task)
         return True
 
-    @Slot()
-    def _on_range_edited(self) -> None:
-        if self._updating:
-            return
-        self._sync_region_from_spinboxes()
-        self._update_range_label()
-
-    @Slot()
-    def _on_region_dragged(self) -> None:
-        if self._updating:
-            return
-        low, high = self.range_region.getRegion()
-        self._updating = True
-        try:
-            self.low_spinbox.setValue(low)
-            self.high_spinbox.setValue(high)
-        finally:
-            self._updating = False
-        self._update_range_label()
-
-    @Slot()
-    def _on_apply_range_clicked(self) -> None:
-        crop = (self.low_spinbox.value(), self.high_spinbox.value())
-        self.set_range(crop if self.range_box.isChecked() else None)
-
-    def set_range(self, crop: tuple[float, float] | None) -> bool:
-        """Store the modelling range (None: the whole axis) as the project's pipeline.
-
-        Asks before it clears a GAN run or results built on the old range.
-        Returns True when the range is in effect afterwards.
-        """
-        self.messages.clear("range_failed")
-        spec = pipeline_spec(crop)
-        if spec == self.controller.project.preprocessing:
-            return True
-        dataset = self.controller.dataset
-        if dataset is None:
-            return False
-        try:
-            Pipeline.from_spec(spec).fit(dataset.axis, dataset.spectra)
-        except SpecganError as exc:
-            self.messages.show_message("range_failed", error=str(exc))
-            return False
-        if not self._confirm_clear("Changing the modelling range"):
-            self._refresh_settings()
-            return False
-        self.controller.set_preprocessing(spec)
-        self.controller.show_status(f"Modelling range: {describe_range(dataset, crop)}")
-        return True
-
     def _confirm_clear(self, action: str) -> bool:
         if not self.controller.has_training():
             return True
@@ -594,10 +528,6 @@ class DataPage(QWidget):
                 table = dataset.references.copy()
                 table.insert(0, "Sample id", dataset.sample_ids)
                 self.sample_model.set_frame(table)
-                axis_low, axis_high = float(np.min(dataset.axis)), float(np.max(dataset.axis))
-                for spinbox in (self.low_spinbox, self.high_spinbox):
-                    spinbox.setRange(axis_low, axis_high)
-                    spinbox.setSuffix(f" {dataset.axis_unit}")
         finally:
             self._updating = False
         self._refresh_settings()
@@ -617,19 +547,12 @@ class DataPage(QWidget):
                 self.target_combo.setCurrentIndex(self.target_combo.findData(project.target))
             self._update_task_choices()
             self.task_combo.setCurrentIndex(self.task_combo.findData(project.task))
-            crop = crop_of(project.preprocessing)
-            self.range_box.setChecked(crop is not None)
-            if dataset is not None:
-                low, high = crop if crop is not None else (
-                    float(np.min(dataset.axis)), float(np.max(dataset.axis)))
-                self.low_spinbox.setValue(low)
-                self.high_spinbox.setValue(high)
         finally:
             self._updating = False
         self.messages.clear("no_references")
         if dataset is not None and len(dataset.references.columns) == 0:
             self.messages.show_message("no_references")
-        self._update_range_label()
+        self.pipeline_label.setText(describe_pipeline(dataset, project.preprocessing))
         self._draw_spectra()
 
     def _update_task_choices(self) -> None:
@@ -644,36 +567,9 @@ class DataPage(QWidget):
             for row, task in enumerate(TASKS):
                 model.item(row).setEnabled(allowed[task])
 
-    def _update_range_label(self) -> None:
-        dataset = self.controller.dataset
-        if dataset is None:
-            self.range_label.setText("")
-            self.apply_range_button.setEnabled(False)
-            return
-        applied = crop_of(self.controller.project.preprocessing)
-        pending = (
-            (self.low_spinbox.value(), self.high_spinbox.value())
-            if self.range_box.isChecked() else None
-        )
-        text = f"In use: {describe_range(dataset, applied)}"
-        if pipeline_spec(pending) != self.controller.project.preprocessing:
-            text += f"\nNot applied yet: {describe_range(dataset, pending)}"
-        self.range_label.setText(text)
-        self.apply_range_button.setEnabled(
-            not self.controller.is_busy
-            and pipeline_spec(pending) != self.controller.project.preprocessing
-        )
-        self.range_region.setVisible(self.range_box.isChecked())
-
-    def _sync_region_from_spinboxes(self) -> None:
-        self._updating = True
-        try:
-            self.range_region.setRegion((self.low_spinbox.value(), self.high_spinbox.value()))
-        finally:
-            self._updating = False
-
     def _draw_spectra(self) -> None:
         plots.clear_plot(self.spectra_plot)
+        self._window_regions = []
         self._remove_colorbar()
         dataset = self.controller.dataset
         self.messages.clear("plot_limited")
@@ -696,9 +592,15 @@ class DataPage(QWidget):
         else:
             for row in rows:
                 self.spectra_plot.plot(dataset.axis, dataset.spectra[row], pen=plots.pen(0, 1.0))
-        self.spectra_plot.addItem(self.range_region, ignoreBounds=True)
-        self._sync_region_from_spinboxes()
-        self.range_region.setVisible(self.range_box.isChecked())
+        for low, high in kept_windows(project.preprocessing):
+            region = pg.LinearRegionItem(
+                (low, high), movable=False, brush=pg.mkBrush(31, 119, 180, 35),
+                pen=pg.mkPen(31, 119, 180, 160, width=1.5),
+            )
+            region.setZValue(-10)
+            region.setToolTip("Axis range kept by the preprocessing pipeline.")
+            self.spectra_plot.addItem(region, ignoreBounds=True)
+            self._window_regions.append(region)
         self.spectra_plot.getPlotItem().enableAutoRange()
 
     def _draw_by_class(self, dataset: SpectralDataset, rows: np.ndarray, target: str) -> None:
@@ -764,9 +666,7 @@ class DataPage(QWidget):
         self.attach_button.setEnabled(not busy and has_data)
         self.target_combo.setEnabled(not busy and has_data)
         self.task_combo.setEnabled(not busy and has_data)
-        self.range_box.setEnabled(not busy and has_data)
-        self.range_region.setMovable(not busy)
-        self._update_range_label()
+        self.edit_pipeline_button.setEnabled(has_data)
 
 
 def _local_paths(mime_data) -> list[str]:
@@ -788,30 +688,42 @@ def join_references(dataset: SpectralDataset, path: str | Path,
     return finish_import(preview, path, id_column)
 
 
-def pipeline_spec(crop: tuple[float, float] | None) -> list[dict]:
-    """Return the project pipeline spec: an optional crop, then [-1, 1] scaling."""
-    spec: list[dict] = []
-    if crop is not None:
-        spec.append({"kind": "crop", "params": {"low": float(crop[0]), "high": float(crop[1])}})
-    spec.append({"kind": "scale", "params": {}})
-    return spec
+def kept_windows(spec: list[dict]) -> list[tuple[float, float]]:
+    """Return the axis windows that the pipeline's leading range steps keep.
+
+    Range steps (crop, cut, resample) count only before any other step,
+    because later ones act on transformed spectra; the last of them wins.
+    An empty list means the whole axis is kept.
+    """
+    windows: list[tuple[float, float]] = []
+    for item in spec:
+        kind, params = item.get("kind"), item.get("params") or {}
+        try:
+            if kind == "cut":
+                windows = [(float(low), float(high)) for low, high in params["windows"]]
+            elif kind == "crop":
+                windows = [(float(params["low"]), float(params["high"]))]
+            elif kind == "resample":
+                windows = [(float(params["start"]), float(params["stop"]))]
+            else:
+                break
+        except (KeyError, TypeError, ValueError):
+            return []
+    return windows
 
 
-def crop_of(spec: list[dict]) -> tuple[float, float] | None:
-    """Return the (low, high) of the spec's crop step, or None without one."""
-    for step in spec:
-        if step.get("kind") == "crop":
-            params = step.get("params", {})
-            return float(params["low"]), float(params["high"])
-    return None
-
-
-def describe_range(dataset: SpectralDataset, crop: tuple[float, float] | None) -> str:
-    """Return text such as ``0–399 index (400 of 1841 points)``."""
-    if crop is None:
-        return f"whole axis ({dataset.n_points} points)"
-    kept = int(np.count_nonzero((dataset.axis >= crop[0]) & (dataset.axis <= crop[1])))
-    return f"{crop[0]:g}–{crop[1]:g} {dataset.axis_unit} ({kept} of {dataset.n_points} points)"
+def describe_pipeline(dataset: SpectralDataset | None, spec: list[dict]) -> str:
+    """Return text such as ``cut:950-1550, savgol:15:2:1, scale (301 of 1047 points)``."""
+    if dataset is None:
+        return "No spectra yet."
+    steps = format_steps(spec).replace(",", ", ") if spec else "no steps"
+    try:
+        pipeline = Pipeline.from_spec(spec)
+        pipeline.input_axis = dataset.axis
+        points = pipeline.output_axis.size
+    except SpecganError as exc:
+        return f"In use: {steps}. It cannot run on these spectra: {exc}"
+    return f"In use: {steps} ({points} of {dataset.n_points} points)."
 
 
 def describe_dataset(dataset: SpectralDataset) -> str:

@@ -1,4 +1,4 @@
-"""The main window: the four pages in work order, the File menu and the status bar."""
+"""The main window: the five pages in work order, the File menu and the status bar."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from specgan_gui.gui.controller import ProjectController
 from specgan_gui.gui.data_page import DataPage
 from specgan_gui.gui.dialogs import ask_save_discard_cancel, ask_yes_no, show_error
 from specgan_gui.gui.prediction_page import PredictionPage
+from specgan_gui.gui.preprocessing_page import PreprocessingPage
 from specgan_gui.gui.settings import APPLICATION_NAME, window_settings
 from specgan_gui.gui.training_page import TrainingPage
 from specgan_gui.gui.transfer_page import TransferPage
@@ -45,18 +46,22 @@ class MainWindow(QMainWindow):
         self._closing_without_asking = False
 
         self.data_page = DataPage(self.controller)
+        self.preprocessing_page = PreprocessingPage(self.controller)
         self.training_page = TrainingPage(self.controller)
         self.transfer_page = TransferPage(self.controller)
         self.prediction_page = PredictionPage(self.controller)
         self.pages = QTabWidget()
         self.pages.setDocumentMode(True)
         self.pages.addTab(self.data_page, "1 · Data")
-        self.pages.addTab(self.training_page, "2 · GAN training")
-        self.pages.addTab(self.transfer_page, "3 · Transfer")
-        self.pages.addTab(self.prediction_page, "4 · Prediction")
+        self.pages.addTab(self.preprocessing_page, "2 · Preprocessing")
+        self.pages.addTab(self.training_page, "3 · GAN training")
+        self.pages.addTab(self.transfer_page, "4 · Transfer")
+        self.pages.addTab(self.prediction_page, "5 · Prediction")
         self.setCentralWidget(self.pages)
-        for runner in (self.training_page.runner, self.transfer_page.runner,
-                       self.prediction_page.runner):
+        # The preview worker is not registered: it only reads the spectra, and the
+        # pages need not lock their controls while it runs.
+        for runner in (self.preprocessing_page.suggest_runner, self.training_page.runner,
+                       self.transfer_page.runner, self.prediction_page.runner):
             self.controller.register_runner(runner)
 
         self.summary_label = QLabel()
@@ -72,6 +77,7 @@ class MainWindow(QMainWindow):
                        self.controller.results_changed, self.controller.predictions_changed):
             signal.connect(self._update_summary)
         self.data_page.example_requested.connect(self._on_example_requested)
+        self.data_page.preprocessing_requested.connect(self._on_preprocessing_requested)
         self.file_runner.finished.connect(self._on_file_task_finished)
         self.file_runner.failed.connect(self._on_file_task_failed)
 
@@ -131,6 +137,10 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_example_requested(self, name: str) -> None:
         self.open_example(name)
+
+    @Slot()
+    def _on_preprocessing_requested(self) -> None:
+        self.pages.setCurrentWidget(self.preprocessing_page)
 
     # --- project files -------------------------------------------------------
     def new_project(self, ask: bool = True) -> None:
@@ -260,6 +270,7 @@ class MainWindow(QMainWindow):
         if not self._ready_to_close():
             event.ignore()
             return
+        self.preprocessing_page.shutdown(CLOSE_WAIT_MS)
         self._save_geometry()
         log.info("window closed")
         event.accept()

@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from specgan_gui.data.dataset import SpectralDataset
 from specgan_gui.data.preprocessing import Pipeline
 from specgan_gui.errors import SpecganError
 from specgan_gui.gui import messages, plots
 from specgan_gui.gui.controller import ProjectController
-from specgan_gui.gui.data_page import intensity_label
 from specgan_gui.gui.dialogs import ask_yes_no
 from specgan_gui.gui.worker import TaskRunner
 from specgan_gui.models.gan1d import GANArchitecture
@@ -550,15 +550,18 @@ class TrainingPage(QWidget):
             plots.set_axis_labels(self.generated_plot, "Axis", "Intensity")
             plot.setTitle("Generated spectra", size="11pt")
             return
-        plots.set_axis_labels(self.generated_plot, dataset.axis_label, intensity_label(dataset))
-        axis, cropped = _crop_only(pipeline, dataset.spectra)
-        rows = np.arange(cropped.shape[0])
+        # Measured spectra through every step but the final scaling: the units that
+        # `inverse_scale` maps generated spectra back to, even after a derivative.
+        axis, measured = pipeline.transform_before_scale(dataset.spectra)
+        plots.set_axis_labels(self.generated_plot, dataset.axis_label,
+                              units_label(pipeline, dataset))
+        rows = np.arange(measured.shape[0])
         if rows.size > MAX_REAL_SPECTRA:
             rows = np.linspace(0, rows.size - 1, MAX_REAL_SPECTRA).astype(int)
         grey = pg.mkPen(plots.REAL_SPECTRUM_COLOR, width=1.0)
         for position, row in enumerate(rows):
-            name = f"Measured ({cropped.shape[0]} spectra)" if position == 0 else None
-            self.generated_plot.plot(axis, cropped[row], pen=grey, name=name)
+            name = f"Measured ({measured.shape[0]} spectra)" if position == 0 else None
+            self.generated_plot.plot(axis, measured[row], pen=grey, name=name)
         plot.setTitle("Measured spectra (no generated spectra yet)", size="11pt")
 
     def _show_snapshot(self, epoch: int, scaled: np.ndarray) -> None:
@@ -601,10 +604,10 @@ class TrainingPage(QWidget):
             widget.setEnabled(not running)
 
 
-def _crop_only(pipeline: Pipeline, spectra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the pipeline's output axis and `spectra` cropped to it, in original units."""
-    axis, scaled = pipeline.transform_with_axis(spectra)
-    return axis, pipeline.inverse_scale(scaled)
+def units_label(pipeline: Pipeline, dataset: SpectralDataset) -> str:
+    """Return the y label of spectra before the final scaling, such as "First derivative of …"."""
+    label = pipeline.units_label(dataset.y_unit)
+    return label[:1].upper() + label[1:]
 
 
 def _train_task(project, settings: GANTrainingSettings, architecture: GANArchitecture,

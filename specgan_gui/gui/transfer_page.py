@@ -175,8 +175,10 @@ class TransferPage(QWidget):
         self.result_table = QTableView()
         self.result_table.setModel(self.result_model)
         self.result_table.verticalHeader().setVisible(False)
+        # The metrics keep their width; the last column (the pipeline) takes the rest.
         self.result_table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.Stretch)
+            QHeaderView.ResizeMode.ResizeToContents)
+        self.result_table.horizontalHeader().setStretchLastSection(True)
         self.result_label = QLabel("No comparison yet.")
         self.result_label.setWordWrap(True)
 
@@ -471,7 +473,11 @@ class TransferPage(QWidget):
 
 
 def result_frame(result: ComparisonResult) -> pd.DataFrame:
-    """Return the result table: one row per model, one column per scalar metric."""
+    """Return the result table: one row per model, one column per scalar metric.
+
+    The last column, "Preprocessing", is the pipeline each model used, in
+    step text syntax (results stored before it was recorded leave it out).
+    """
     rows = []
     for row in result.rows:
         shown = {"Model": row["model"]}
@@ -479,9 +485,13 @@ def result_frame(result: ComparisonResult) -> pd.DataFrame:
             value = row.get(key)
             if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
                 shown[header] = value
+        if isinstance(row.get("preprocessing"), str):
+            shown["Preprocessing"] = row["preprocessing"]
         rows.append(shown)
-    frame = pd.DataFrame(rows)
-    return frame.dropna(axis=1, how="all")
+    frame = pd.DataFrame(rows).dropna(axis=1, how="all")
+    if "Preprocessing" in frame.columns:
+        frame = frame[[c for c in frame.columns if c != "Preprocessing"] + ["Preprocessing"]]
+    return frame
 
 
 def confusion_counts(measured, predicted, classes: list[str]) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Data page: import, reference join, target and model type, modelling range."""
+"""Data page: import, reference join, target and model type, pipeline summary."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
+from specgan_gui.data.preprocessing import parse_steps
 from specgan_gui.io.examples import load_example
 
 Button = QMessageBox.StandardButton
@@ -110,33 +111,35 @@ def test_class_column_allows_classification_only(window):
     assert model.item(1).isEnabled()
 
 
-def test_range_apply_and_whole_axis(window):
+def test_pipeline_summary_and_edit_button(window):
     window.open_example("fermentation")
     page = window.data_page
+    assert page.pipeline_label.text() == "In use: scale (1047 of 1047 points)."
+    assert page._window_regions == []
 
-    page.range_box.setChecked(True)
-    page.low_spinbox.setValue(950)
-    page.high_spinbox.setValue(1550)
-    assert "Not applied yet: 950–1550 cm-1" in page.range_label.text()
-    assert page.apply_range_button.isEnabled()
-    assert page.range_region.getRegion() == pytest.approx((950, 1550))
-    page.apply_range_button.click()
+    assert window.preprocessing_page.set_pipeline(
+        parse_steps("cut:950-1550:1600-1700,snv,scale"))
 
-    assert window.controller.project.preprocessing[0] == {
-        "kind": "crop", "params": {"low": 950.0, "high": 1550.0}}
-    assert page.range_label.text().startswith("In use: 950–1550 cm-1")
-    assert not page.apply_range_button.isEnabled()
-
-    assert page.set_range(None)
-    assert window.controller.project.preprocessing == [{"kind": "scale", "params": {}}]
+    axis = window.controller.dataset.axis
+    kept = np.count_nonzero(((axis >= 950) & (axis <= 1550)) | ((axis >= 1600) & (axis <= 1700)))
+    assert page.pipeline_label.text() == (
+        f"In use: cut:950-1550:1600-1700, snv, scale ({kept} of 1047 points).")
+    regions = [region.getRegion() for region in page._window_regions]
+    assert regions == [pytest.approx((950, 1550)), pytest.approx((1600, 1700))]
+    page.edit_pipeline_button.click()
+    assert window.pages.currentWidget() is window.preprocessing_page
 
 
-def test_range_outside_axis_rejected(window):
-    window.open_example("fermentation")
+def test_references_keep_richer_pipeline(window, fermentation_files):
+    spectra_path, references_path, _ = fermentation_files
     page = window.data_page
+    assert page.import_files([spectra_path])
+    spec = parse_steps("cut:950-1550,savgol:15:2:1,scale")
+    assert window.preprocessing_page.set_pipeline(spec)
 
-    assert page.set_range((3000, 3100)) is False
+    assert page.attach_reference_file(references_path, id_column="sample")
+    assert page.set_target("glucose", "regression")
 
-    assert page.messages.active_keys() == ["range_failed"]
-    assert "keeps 0 points" in page.messages.text()
-    assert window.controller.project.preprocessing == [{"kind": "scale", "params": {}}]
+    assert window.controller.project.preprocessing == spec
+    assert window.preprocessing_page.spec() == spec
+    assert "cut:950-1550, savgol:15:2:1, scale" in page.pipeline_label.text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QKeySequence
 
+from specgan_gui.data.preprocessing import parse_steps
 from specgan_gui.gui.settings import window_settings
 
 
@@ -40,14 +41,15 @@ def test_title_marks_modified_project(window):
 
     window.data_page.set_target("origin", "classification")
     assert not window.isWindowModified()
-    assert window.data_page.set_range((0, 999))
+    assert window.preprocessing_page.set_pipeline(parse_steps("cut:0-999,scale"))
 
     assert window.isWindowModified()
 
 
 def test_pages_in_work_order(window):
     titles = [window.pages.tabText(i) for i in range(window.pages.count())]
-    assert titles == ["1 · Data", "2 · GAN training", "3 · Transfer", "4 · Prediction"]
+    assert titles == ["1 · Data", "2 · Preprocessing", "3 · GAN training", "4 · Transfer",
+                      "5 · Prediction"]
 
 
 def test_close_saves_geometry(window):

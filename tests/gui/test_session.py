@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from specgan_gui.data.preprocessing import parse_steps
 from specgan_gui.gui.transfer_page import ALL_MODELS
 
 Button = QMessageBox.StandardButton
@@ -19,6 +20,11 @@ def _train(qtbot, task_runner, window, epochs: int):
     return task_runner(qtbot, page.runner, page.start_training)
 
 
+def _set_cut(window, low: float, high: float) -> bool:
+    """Store the pipeline "cut:LOW-HIGH,scale" through the Preprocessing page."""
+    return window.preprocessing_page.set_pipeline(parse_steps(f"cut:{low}-{high},scale"))
+
+
 def test_coffee_session_end_to_end(qtbot, window, dialogs, task_runner, tmp_path, monkeypatch):
     # Data: the example's 60 spectra are plotted, one legend entry per origin.
     window.open_example("coffee")
@@ -30,8 +36,8 @@ def test_coffee_session_end_to_end(qtbot, window, dialogs, task_runner, tmp_path
     assert spectra_plot.getAxis("left").labelText == "Absorbance"
     assert not window.isWindowModified()
 
-    assert window.data_page.set_range((0, 399))
-    assert window.controller.project.preprocessing[0]["kind"] == "crop"
+    assert _set_cut(window, 0, 399)
+    assert window.controller.project.preprocessing[0]["kind"] == "cut"
     assert window.isWindowModified()
 
     # GAN training: 3 epochs reach the loss plot and the generated-spectra plot.
@@ -56,9 +62,9 @@ def test_coffee_session_end_to_end(qtbot, window, dialogs, task_runner, tmp_path
     assert project.checkpoint_epochs == [1, 2, 3]
     assert project.resume_state is not None
 
-    # Changing the range now asks first; "No" keeps the training.
+    # Changing the pipeline now asks first; "No" keeps the training.
     dialogs.answers = [Button.No]
-    assert not window.data_page.set_range((0, 599))
+    assert not _set_cut(window, 0, 599)
     assert "clears the GAN training (3 epochs" in dialogs.questions[-1]
     assert project.epochs_trained == 3
 
@@ -126,13 +132,13 @@ def test_coffee_session_end_to_end(qtbot, window, dialogs, task_runner, tmp_path
     assert window.training_page.discriminator_loss_curve.getData()[0].size == 3
     assert len(window.transfer_page.result_model.frame) == 3
     assert len(window.prediction_page.prediction_model.frame) == 60
-    assert window.data_page.range_box.isChecked()
-    assert window.data_page.high_spinbox.value() == 399
+    assert window.preprocessing_page.spec() == parse_steps("cut:0-399,scale")
+    assert "cut:0-399" in window.data_page.pipeline_label.text()
 
 
 def test_pause_then_stop_keeps_epochs(qtbot, window, task_runner):
     window.open_example("coffee")
-    assert window.data_page.set_range((0, 199))
+    assert _set_cut(window, 0, 199)
     page = window.training_page
     page.epochs_spinbox.setValue(1000)
     delivered: list[int] = []
@@ -168,7 +174,7 @@ def test_pause_then_stop_keeps_epochs(qtbot, window, task_runner):
 
 def test_start_continues_stored_run(qtbot, window, task_runner):
     window.open_example("coffee")
-    assert window.data_page.set_range((0, 199))
+    assert _set_cut(window, 0, 199)
     assert _train(qtbot, task_runner, window, epochs=1).kind == "finished"
 
     outcome = _train(qtbot, task_runner, window, epochs=2)
@@ -182,7 +188,7 @@ def test_start_continues_stored_run(qtbot, window, task_runner):
 
 def test_close_while_training_asks_and_stops(qtbot, window, dialogs):
     window.open_example("coffee")
-    assert window.data_page.set_range((0, 199))
+    assert _set_cut(window, 0, 199)
     page = window.training_page
     page.epochs_spinbox.setValue(1000)
     assert page.start_training()
@@ -200,7 +206,7 @@ def test_close_while_training_asks_and_stops(qtbot, window, dialogs):
 
 def test_close_cancelled_keeps_training(qtbot, window, dialogs, task_runner):
     window.open_example("coffee")
-    assert window.data_page.set_range((0, 199))
+    assert _set_cut(window, 0, 199)
     page = window.training_page
     page.epochs_spinbox.setValue(1000)
 
@@ -218,7 +224,7 @@ def test_close_cancelled_keeps_training(qtbot, window, dialogs, task_runner):
 
 def test_unsaved_changes_prompt(qtbot, window, dialogs, task_runner, tmp_path, monkeypatch):
     window.open_example("coffee")
-    assert window.data_page.set_range((0, 399))
+    assert _set_cut(window, 0, 399)
     assert window.controller.modified
 
     dialogs.answers = [Button.Cancel]
@@ -236,7 +242,7 @@ def test_unsaved_changes_prompt(qtbot, window, dialogs, task_runner, tmp_path, m
     assert window.controller.project.dataset.name == "fermentation"
     assert not window.controller.modified
 
-    assert window.data_page.set_range((950, 1550))
+    assert _set_cut(window, 950, 1550)
     dialogs.answers = [Button.Discard]
     window.new_project()
     assert window.controller.project.dataset is None
@@ -272,7 +278,7 @@ def test_open_damaged_file_keeps_project(qtbot, window, dialogs, task_runner, tm
 
 def test_regression_transfer_and_file_prediction(qtbot, window, task_runner, tmp_path):
     window.open_example("fermentation")
-    assert window.data_page.set_range((950, 1550))
+    assert _set_cut(window, 950, 1550)
     assert _train(qtbot, task_runner, window, epochs=1).kind == "finished"
 
     transfer = window.transfer_page
@@ -281,6 +287,9 @@ def test_regression_transfer_and_file_prediction(qtbot, window, task_runner, tmp
     outcome = task_runner(qtbot, transfer.runner, transfer.start_transfer)
     assert outcome.kind == "finished", outcome.args
     assert list(transfer.result_model.frame.columns[:3]) == ["Model", "RMSECV", "R²"]
+    # Each row names the pipeline its model used, in the last column.
+    assert transfer.result_model.frame.columns[-1] == "Preprocessing"
+    assert transfer.result_model.frame["Preprocessing"].tolist() == ["cut:950-1550, scale"] * 3
     assert transfer.plot_stack.currentIndex() == 0
     assert transfer.model_combo.currentText() == ALL_MODELS
     plot = transfer.prediction_plot.getPlotItem()
