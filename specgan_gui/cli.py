@@ -9,8 +9,11 @@ next batch and still saves what was trained.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
+import os
+import re
 import signal
 import sys
 import time
@@ -25,10 +28,103 @@ log = logging.getLogger("specgan")
 
 
 # --- helpers -----------------------------------------------------------------
-def _default_task(dataset, column: str) -> str:
-    if column in dataset.numeric_columns() and dataset.references[column].nunique() > 10:
+#: Command-line option of each engine setting, so that messages name what users type.
+OPTION_NAMES = {
+    "GAN": {
+        "epochs": "--epochs", "batch_size": "--batch-size",
+        "discriminator_steps": "--discriminator-steps", "generator_lr": "--generator-lr",
+        "discriminator_lr": "--discriminator-lr", "seed": "--seed",
+        "snapshot_interval": "--snapshot-interval",
+        "checkpoint_interval": "--checkpoint-interval", "max_checkpoints": "--max-checkpoints",
+        "device": "--device", "code_length": "--code-length",
+        "generator_filters": "--generator-filters",
+        "discriminator_filters": "--discriminator-filters",
+    },
+    "Transfer": {
+        "epochs": "--transfer-epochs", "learning_rate": "--transfer-learning-rate",
+        "batch_size": "--transfer-batch-size", "n_folds": "--folds", "cv": "--cv",
+    },
+}
+_SETTING_NAME = re.compile(r"\b(GAN|Transfer) setting (\w+)")
+
+#: Exit status after Ctrl+C, as a shell reports a program stopped by SIGINT.
+EXIT_INTERRUPTED = 130
+#: Exit status when the reader of our output went away (``specgan info p.h5 | head``),
+#: as a shell reports a program stopped by SIGPIPE.
+EXIT_BROKEN_PIPE = 141
+
+
+def _option_names(message: str) -> str:
+    """Replace engine setting names ("GAN setting batch_size") by their options."""
+    def option(match: re.Match) -> str:
+        name = OPTION_NAMES[match.group(1)].get(match.group(2))
+        return name if name is not None else match.group(0)
+
+    return _SETTING_NAME.sub(option, message)
+
+
+def _same_path(a, b) -> bool:
+    """Return whether two paths name one file (also through links or `..`)."""
+    a, b = Path(a), Path(b)
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def _refuse_overwriting(option: str, output, inputs: dict[str, list]) -> None:
+    """Raise when the file an option writes is one of the command's inputs."""
+    if output is None:
+        return
+    for what, paths in inputs.items():
+        for path in paths:
+            if path is not None and _same_path(output, path):
+                raise SpecganError(
+                    f"{option} {output} is the {what} {path}; writing there would replace "
+                    f"it. Choose another file name."
+                )
+
+
+def _refuse_replacing_project(option: str, output, force: bool) -> None:
+    """Raise when `output` exists, unless `force`; a folder is refused always."""
+    path = Path(output)
+    if path.is_dir():
+        raise SpecganError(
+            f"{option} {output} is a folder; give a file name for the project, such as "
+            f"{path / 'project.h5'}."
+        )
+    if path.exists() and not force:
+        raise SpecganError(
+            f"{option} {output} already exists; writing a new project there would replace "
+            f"it and everything trained in it. Choose another file name, or add --force to "
+            f"replace it."
+        )
+
+
+def _warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr, flush=True)
+
+
+def _n_classes(dataset, column: str) -> int:
+    values = dataset.references[column].dropna()
+    return int(values.astype(str).str.strip().replace("", np.nan).dropna().nunique())
+
+
+def _default_task(dataset, column: str) -> str | None:
+    """Return the task a column suits, or None for text with too many classes.
+
+    Numbers with more than 10 values are a regression target.  Classes are
+    accepted only when there are at most half as many as samples, so that
+    most classes have two or more samples for cross-validation.
+    """
+    numeric = column in dataset.numeric_columns()
+    if numeric and dataset.references[column].nunique() > 10:
         return "regression"
-    return "classification" if column in dataset.class_columns() else "regression"
+    if column in dataset.class_columns() and _n_classes(dataset, column) <= dataset.n_samples / 2:
+        return "classification"
+    return "regression" if numeric else None
 
 
 def _new_project(dataset, target: str | None, task: str | None, crop):
@@ -37,16 +133,40 @@ def _new_project(dataset, target: str | None, task: str | None, crop):
 
     project = Project(dataset=dataset)
     columns = list(map(str, dataset.references.columns))
-    if target is None and columns:
-        target = columns[0]
     if target is not None and target not in columns:
         raise SpecganError(
             f"The data have no reference column {target!r}; columns: {', '.join(columns) or 'none'}."
         )
+    if target is None and columns:
+        usable = [c for c in columns if _default_task(dataset, c) is not None]
+        target = usable[0] if usable else None
+        if target is None:
+            _warn(
+                f"no reference column suits as a target (text columns with more classes than "
+                f"half the samples: {', '.join(columns)}); choose one with --target and "
+                f"--task classification."
+            )
     project.target = target
     if target is not None:
-        project.task = task or _default_task(dataset, target)
-    project.preprocessing = Pipeline.default(crop=tuple(crop) if crop else None).to_spec()
+        chosen = task or _default_task(dataset, target)
+        classes = _n_classes(dataset, target)
+        if chosen is None:
+            raise SpecganError(
+                f"Reference column {target!r} contains text with {classes} different values for "
+                f"{dataset.n_samples} samples: as classes, most would have one sample, which "
+                f"cross-validation cannot predict. Choose a numeric column with --target, or "
+                f"add --task classification to use it anyway."
+            )
+        if chosen == "classification" and classes > dataset.n_samples / 2:
+            _warn(
+                f"reference column {target!r} has {classes} classes for {dataset.n_samples} "
+                f"samples; most have one sample, which cross-validation cannot predict."
+            )
+        project.task = chosen
+    pipeline = Pipeline.default(crop=tuple(crop) if crop else None)
+    # Fitting checks the crop range against the axis now, not at `train`.
+    pipeline.fit(dataset.axis, dataset.spectra)
+    project.preprocessing = pipeline.to_spec()
     return project
 
 
@@ -83,19 +203,84 @@ def _architecture(args, project):
     )
 
 
+def _describe_architecture(architecture) -> str:
+    return (
+        f"code length {architecture.code_length}, generator filters "
+        f"{architecture.generator_filters}, discriminator filters "
+        f"{architecture.discriminator_filters}, {architecture.hidden_units} hidden units, "
+        f"{architecture.n_points} points"
+    )
+
+
+def _check_run_continues(path, project, architecture) -> None:
+    """Raise unless `train` can continue the stored GAN run with `architecture`.
+
+    A different architecture, or a run without its resume state, starts a
+    new run that discards the stored epochs and checkpoints.  The command
+    line does that only with --restart.
+    """
+    from specgan_gui.models.gan1d import GANArchitecture
+
+    trained = project.epochs_trained
+    if not trained and not project.checkpoints:
+        return
+    summary = f"{trained} epochs and {len(project.checkpoints)} checkpoints"
+    resume = project.resume_state
+    if resume is None or "architecture" not in resume:
+        raise SpecganError(
+            f"{path} contains a GAN run ({summary}) that cannot be continued, because its "
+            f"resume state is missing. Add --restart to discard it and start a new run."
+        )
+    stored = GANArchitecture.from_dict(dict(resume["architecture"]))
+    if stored != architecture:
+        raise SpecganError(
+            f"{path} contains a GAN run ({summary}) with {_describe_architecture(stored)}, but "
+            f"the options request {_describe_architecture(architecture)}. A different "
+            f"architecture starts a new run and discards the stored one. Add --restart to "
+            f"do that, or leave out the changed options to continue the run."
+        )
+
+
+class _StopOnInterrupt:
+    """Turn the first Ctrl+C into a stop request; a second one aborts at once."""
+
+    def __init__(self, task, what: str):
+        self.task = task
+        self.what = what
+        self.interrupted = False
+        self.previous = None
+
+    def __enter__(self):
+        self.previous = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.interrupted = True
+        print(f"stopping {self.what} after the current batch (Ctrl+C again to abort)...",
+              file=sys.stderr, flush=True)
+        self.task.request_stop()
+        signal.signal(signal.SIGINT, self.previous)
+
+    def __exit__(self, *exc_info) -> None:
+        signal.signal(signal.SIGINT, self.previous)
+
+
 def _train(project, settings, architecture, quiet: bool = False):
+    """Train the GAN; return ``(outcome, interrupted)``, interrupted by Ctrl+C."""
     from specgan_gui.training.task import TaskState
     from specgan_gui.training.workflow import train_gan
 
     task = TaskState()
     interval = max(1, settings.checkpoint_interval)
     start = time.perf_counter()
-    first_epoch = project.epochs_trained
+    epochs_this_run = [0]  # the rate counts only epochs trained by this command
 
     def on_epoch(stats):
+        epochs_this_run[0] += 1
         if quiet or (stats.epoch % interval and stats.epoch != settings.epochs):
             return
-        rate = (stats.epoch - first_epoch) / max(time.perf_counter() - start, 1e-9)
+        rate = epochs_this_run[0] / max(time.perf_counter() - start, 1e-9)
         print(
             f"epoch {stats.epoch}/{settings.epochs}  D loss {stats.discriminator_loss:.4f}  "
             f"G loss {stats.generator_loss:.4f}  D(real) {stats.d_real:.3f}  "
@@ -103,25 +288,15 @@ def _train(project, settings, architecture, quiet: bool = False):
             flush=True,
         )
 
-    previous = signal.getsignal(signal.SIGINT)
-
-    def on_interrupt(signum, frame):
-        print("stopping after the current batch (Ctrl+C again to abort)...", flush=True)
-        task.request_stop()
-        signal.signal(signal.SIGINT, previous)
-
-    signal.signal(signal.SIGINT, on_interrupt)
-    try:
+    with _StopOnInterrupt(task, "training") as guard:
         outcome = train_gan(project, settings, architecture, task, on_epoch=on_epoch)
-    finally:
-        signal.signal(signal.SIGINT, previous)
     seconds = time.perf_counter() - start
     print(
-        f"trained {outcome.epochs_completed} epochs in total ({seconds:.1f} s this run)"
-        + (f"; stopped: {outcome.reason}" if outcome.stopped else ""),
+        f"trained {outcome.epochs_completed} epochs in total ({epochs_this_run[0]} in "
+        f"{seconds:.1f} s this run)" + (f"; stopped: {outcome.reason}" if outcome.stopped else ""),
         flush=True,
     )
-    return outcome
+    return outcome, guard.interrupted
 
 
 def _transfer_settings(args):
@@ -157,6 +332,7 @@ def _print_table(rows: list[dict]) -> None:
 
 
 def _transfer(project, settings, checkpoint_epoch=None, quiet=False):
+    """Run the comparison; Ctrl+C stops it (`Cancelled`) and leaves the project as it was."""
     from specgan_gui.training.task import TaskState
     from specgan_gui.training.workflow import run_transfer
 
@@ -168,17 +344,20 @@ def _transfer(project, settings, checkpoint_epoch=None, quiet=False):
         last[0] = fraction
         print(f"transfer {fraction:5.0%}  {message}", flush=True)
 
-    result = run_transfer(project, settings, checkpoint_epoch, TaskState(on_progress))
+    task = TaskState(on_progress)
+    with _StopOnInterrupt(task, "the comparison"):
+        result = run_transfer(project, settings, checkpoint_epoch, task)
+
     print(f"cross-validated comparison on checkpoint epoch {result.checkpoint_epoch}:")
     _print_table(result.rows)
     return result
 
 
-def _save(project, path) -> None:
+def _save(project, path, stream=None) -> None:
     from specgan_gui.project.store import save_project
 
     save_project(project, Path(path))
-    print(f"saved {path}", flush=True)
+    print(f"saved {path}", file=stream or sys.stdout, flush=True)
 
 
 def _load(path):
@@ -187,11 +366,29 @@ def _load(path):
     return load_project(Path(path))
 
 
+def _best_model(project) -> str | None:
+    """Return the model that won the latest comparison, else the first stored model."""
+    from specgan_gui.project.project import transfer_rows
+
+    if project.transfer_runs:
+        record = project.transfer_runs[-1]
+        rows = [row for row in transfer_rows(record) if row.get("model") in project.models]
+        task = str(record.get("task", project.task))
+        metric, sign = ("rmsecv", 1.0) if task == "regression" else ("accuracy", -1.0)
+        scored = [row for row in rows
+                  if isinstance(row.get(metric), (int, float)) and np.isfinite(row[metric])]
+        if scored:
+            return min(scored, key=lambda row: sign * row[metric])["model"]
+    return next(iter(project.models), None)
+
+
 # --- subcommands -------------------------------------------------------------
 def cmd_demo(args) -> int:
     from specgan_gui.io.examples import EXAMPLES, load_example
+    from specgan_gui.training.task import Cancelled
     from specgan_gui.training.workflow import predict_samples
 
+    _refuse_replacing_project("--out", args.out, args.force)
     dataset = load_example(args.example)
     info = EXAMPLES[args.example]
     project = _new_project(dataset, info["target"], info["task"], args.crop)
@@ -205,8 +402,29 @@ def cmd_demo(args) -> int:
     if args.snapshot_interval is None:
         args.snapshot_interval = max(1, args.epochs // 20)
     settings = _gan_settings(args, project)
-    _train(project, settings, _architecture(args, project))
-    result = _transfer(project, _transfer_settings(args))
+    outcome, interrupted = _train(project, settings, _architecture(args, project))
+    if outcome.stopped:
+        # Transfer and prediction need a finished run; keep what was trained.
+        _save(project, args.out)
+        print(
+            f"{'' if interrupted else 'error: '}training stopped at epoch "
+            f"{outcome.epochs_completed} of {settings.epochs} ({outcome.reason}), so the "
+            f"transfer comparison and the prediction were skipped. Continue with `specgan "
+            f"train {args.out} --epochs {settings.epochs}`, then `specgan transfer {args.out}`.",
+            file=sys.stderr, flush=True,
+        )
+        return EXIT_INTERRUPTED if interrupted else 2
+    try:
+        result = _transfer(project, _transfer_settings(args))
+    except Cancelled:
+        _save(project, args.out)
+        print(
+            f"the transfer comparison was stopped, so it and the prediction were skipped; "
+            f"the trained GAN is saved. Run `specgan transfer {args.out}` to compare the "
+            f"models.",
+            file=sys.stderr, flush=True,
+        )
+        return EXIT_INTERRUPTED
     # Predict with the model that won the comparison, as a user would.
     best = result.best_model()
     record = predict_samples(project, best)
@@ -216,8 +434,17 @@ def cmd_demo(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from specgan_gui.io.importer import ImportOptions, import_files
+    from specgan_gui.io.importer import (
+        ImportOptions,
+        finish_import,
+        guess_id_column,
+        preview_import,
+    )
+    from specgan_gui.io.table import read_reference_table
 
+    _refuse_overwriting("--out", args.out, {"spectra file": args.files,
+                                           "reference table": [args.targets]})
+    _refuse_replacing_project("--out", args.out, args.force)
     options = ImportOptions(
         id_source=args.id_source,
         id_pattern=args.id_pattern,
@@ -230,15 +457,35 @@ def cmd_import(args) -> int:
         y_conversion="absorbance" if args.to_absorbance else None,
         recursive=args.recursive,
     )
-    result = import_files(
-        args.files, options, reference_table=args.targets, id_column=args.id_column,
-        skip_failed=args.skip_failed,
-    )
+    preview = preview_import(args.files, options)
+    _refuse_overwriting("--out", args.out,
+                        {"spectra file": [item.path for item in preview.files]})
+    id_column = args.id_column
+    if args.targets is not None and id_column is None and preview.dataset is not None:
+        # Join by the column that contains the sample ids, so that it never becomes a target.
+        table = read_reference_table(args.targets)
+        id_column = guess_id_column(table, preview.dataset.sample_ids)
+        if id_column is not None:
+            print(f"note: joining {Path(args.targets).name} by its column {id_column!r}, whose "
+                  f"values match the sample ids (choose another with --id-column)")
+        else:
+            _warn(
+                f"no column of {Path(args.targets).name} matches the sample ids (such as "
+                f"{', '.join(preview.dataset.sample_ids[:3])}), so its rows are joined in "
+                f"file order; name the id column with --id-column to join by id."
+            )
+    result = finish_import(preview, args.targets, id_column, skip_failed=args.skip_failed)
     for notice in result.notices:
         print(f"note: {notice}")
     for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        _warn(warning)
     dataset = result.dataset
+    if args.target is not None and args.target == id_column:
+        raise SpecganError(
+            f"Column {id_column!r} of {Path(args.targets).name} contains the sample ids that join "
+            f"it to the spectra, so it cannot be the target; choose a reference column with "
+            f"--target: {', '.join(map(str, dataset.references.columns)) or 'none'}."
+        )
     project = _new_project(dataset, args.target, args.task, args.crop)
     files = [item for item in result.preview.files if item.ok]
     print(
@@ -246,6 +493,7 @@ def cmd_import(args) -> int:
         f"({dataset.axis[0]:g} to {dataset.axis[-1]:g} {dataset.axis_unit}) from "
         f"{len(files)} file{'s' if len(files) != 1 else ''} "
         f"({'; '.join(dict.fromkeys(item.format for item in files))})"
+        + (f"; target {project.target!r} ({project.task})" if project.target else "")
     )
     _save(project, args.out)
     return 0
@@ -253,46 +501,113 @@ def cmd_import(args) -> int:
 
 def cmd_train(args) -> int:
     project = _load(args.project)
+    architecture = _architecture(args, project)
     if args.restart:
+        if project.epochs_trained or project.checkpoints:
+            print(
+                f"discarded the GAN run ({project.epochs_trained} epochs, "
+                f"{len(project.checkpoints)} checkpoints); transfer results and fitted "
+                f"models are kept", flush=True,
+            )
         project.reset_training()
+    else:
+        _check_run_continues(args.project, project, architecture)
     settings = _gan_settings(args, project)
-    _train(project, settings, _architecture(args, project))
+    outcome, interrupted = _train(project, settings, architecture)
     _save(project, args.out or args.project)
+    if interrupted:
+        print(f"continue with `specgan train {args.out or args.project} --epochs "
+              f"{settings.epochs}`", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if outcome.stopped:
+        print(f"error: training stopped at epoch {outcome.epochs_completed}: "
+              f"{outcome.reason}", file=sys.stderr)
+        return 2
     return 0
 
 
 def cmd_transfer(args) -> int:
+    from specgan_gui.training.task import Cancelled
+
     project = _load(args.project)
-    _transfer(project, _transfer_settings(args), args.checkpoint)
+    if project.dataset is not None and not project.target:
+        raise SpecganError(
+            f"{args.project} has no reference column to predict. Import the spectra again "
+            f"with --targets TABLE and --target COLUMN."
+        )
+    try:
+        _transfer(project, _transfer_settings(args), args.checkpoint)
+    except Cancelled:
+        print(f"the comparison was stopped; {args.out or args.project} was not changed",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     _save(project, args.out or args.project)
     return 0
 
 
 def cmd_predict(args) -> int:
-    from specgan_gui.io import read_many
+    from specgan_gui.io.importer import ImportOptions, import_files
     from specgan_gui.training.workflow import predict_samples
 
+    _refuse_overwriting("--csv", args.csv, {"project file": [args.project],
+                                            "spectra file": args.files})
+    _refuse_overwriting("--out", args.out, {"spectra file": args.files,
+                                            "predictions file (--csv)": [args.csv]})
     project = _load(args.project)
-    name = args.model or next(iter(project.models), None)
+    name = args.model or _best_model(project)
     if name is None:
         raise SpecganError(f"{args.project} has no fitted model; run `specgan transfer` first.")
     dataset = None
     source = ""
     if args.files:
-        dataset = read_many(args.files).dataset
+        options = ImportOptions(axis_unit=args.axis_unit, convert_axis_to=args.convert_axis)
+        result = import_files(args.files, options)
+        _refuse_overwriting("--csv", args.csv,
+                            {"spectra file": [item.path for item in result.preview.files]})
+        for notice in result.notices:
+            print(f"note: {notice}", file=sys.stderr)
+        for warning in result.warnings:
+            _warn(warning)
+        dataset = result.dataset
         source = ", ".join(Path(f).name for f in args.files)
     record = predict_samples(project, name, dataset, source)
-    lines = ["sample_id,prediction"]
-    for sample, value in zip(record["sample_ids"], record["values"]):
-        lines.append(f"{sample},{value}")
-    text = "\n".join(lines) + "\n"
+    rows = [(str(sample), _csv_value(value))
+            for sample, value in zip(record["sample_ids"], record["values"])]
     if args.csv:
-        Path(args.csv).write_text(text, encoding="utf-8")
-        print(f"wrote {len(record['values'])} predictions to {args.csv}")
+        _write_predictions(args.csv, rows)
+        print(f"wrote {len(rows)} predictions with {name} to {args.csv}")
+        _save(project, args.out or args.project)
     else:
-        sys.stdout.write(text)
-    _save(project, args.out or args.project)
+        # The table goes to stdout, so messages go to stderr; saving first keeps the
+        # project complete when the reader stops early (`| head`).
+        _save(project, args.out or args.project, stream=sys.stderr)
+        print(f"predictions with {name}:", file=sys.stderr, flush=True)
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["sample_id", "prediction"])
+        writer.writerows(rows)
     return 0
+
+
+def _csv_value(value) -> str:
+    """Return a prediction as CSV text: floats at full precision, class labels as they are."""
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return str(value)
+
+
+def _write_predictions(path, rows) -> None:
+    """Write ``sample_id,prediction`` rows with CSV quoting; errors name the path."""
+    try:
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(["sample_id", "prediction"])
+            writer.writerows(rows)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise SpecganError(
+            f"{path}: the predictions could not be written ({reason}). Choose a file in a "
+            f"folder that exists and that you may write to."
+        ) from None
 
 
 def cmd_preprocess(args) -> int:
@@ -445,6 +760,7 @@ def cmd_inspect(args) -> int:
     from specgan_gui.io import read_spectra
 
     try:
+        _refuse_project_file(args.file)
         # Sentinel values for clipped points are shown as the file holds them
         # (and listed in the warnings); an import masks them instead.
         result = read_spectra(args.file, sentinels="keep")
@@ -477,6 +793,20 @@ def cmd_inspect(args) -> int:
     return 0
 
 
+def _refuse_project_file(path) -> None:
+    """Raise for an HDF5 file, which `inspect` cannot read but `info` may."""
+    try:
+        with open(path, "rb") as handle:
+            signature = handle.read(8)
+    except OSError:
+        return  # the reader reports a missing or unreadable file
+    if signature == b"\x89HDF\r\n\x1a\n":
+        raise SpecganError(
+            f"{path} is an HDF5 file, not a spectra export; if it is a specgan project, "
+            f"`specgan info {path}` summarises it."
+        )
+
+
 def _json_number(value) -> float | None:
     """Return a float, or None for NaN, which strict JSON cannot hold."""
     value = float(value)
@@ -492,38 +822,75 @@ def _json_default(value):
 
 
 # --- argument parsing --------------------------------------------------------
-def _add_gan_options(parser) -> None:
-    group = parser.add_argument_group("GAN settings (defaults: the project's last run)")
-    group.add_argument("--epochs", type=int, help="total epochs to reach")
-    group.add_argument("--batch-size", type=int, help="spectra per batch")
-    group.add_argument("--code-length", type=int, help="length of the noise code (100)")
-    group.add_argument("--generator-filters", type=int, help="generator convolution filters (64)")
-    group.add_argument(
-        "--discriminator-filters", type=int, help="discriminator first-layer filters (64)"
-    )
-    group.add_argument(
-        "--discriminator-steps", type=int, help="discriminator steps per generator step (1)"
-    )
-    group.add_argument("--generator-lr", type=float, help="generator learning rate (2e-4)")
-    group.add_argument("--discriminator-lr", type=float, help="discriminator learning rate (2e-4)")
-    group.add_argument("--seed", type=int, help="random seed")
-    group.add_argument("--snapshot-interval", type=int, help="epochs between generated snapshots")
-    group.add_argument("--checkpoint-interval", type=int, help="epochs between checkpoints")
-    group.add_argument("--max-checkpoints", type=int, help="checkpoints kept, spread over the run")
-    group.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (auto)")
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _add_gan_options(parser, demo: bool = False) -> None:
+    from specgan_gui.models.gan1d import GANArchitecture
+    from specgan_gui.training.gan_trainer import GANTrainingSettings
+
+    gan = GANTrainingSettings()
+    arch = GANArchitecture(n_points=8)
+    title = ("GAN settings" if demo else
+             "GAN settings (default: the project's last run, else the value shown)")
+    group = parser.add_argument_group(title)
+    group.add_argument("--epochs", type=int,
+                       help="total epochs to reach (default: 200)" if demo else
+                       f"total epochs to reach (default: {gan.epochs})")
+    group.add_argument("--batch-size", type=int,
+                       help=f"spectra per batch (default: {gan.batch_size})")
+    group.add_argument("--code-length", type=int,
+                       help=f"length of the noise code (default: {arch.code_length})")
+    group.add_argument("--generator-filters", type=int, help="generator convolution filters "
+                       f"(default: {arch.generator_filters})")
+    group.add_argument("--discriminator-filters", type=int, help="discriminator first-layer "
+                       f"filters (default: {arch.discriminator_filters})")
+    group.add_argument("--discriminator-steps", type=int, help="discriminator steps per "
+                       f"generator step (default: {gan.discriminator_steps})")
+    group.add_argument("--generator-lr", type=float,
+                       help=f"generator learning rate (default: {gan.generator_lr:g})")
+    group.add_argument("--discriminator-lr", type=float,
+                       help=f"discriminator learning rate (default: {gan.discriminator_lr:g})")
+    group.add_argument("--seed", type=int, help=f"random seed (default: {gan.seed})")
+    group.add_argument("--snapshot-interval", type=int,
+                       help="epochs between generated snapshots (default: "
+                       + ("a twentieth of --epochs)" if demo else f"{gan.snapshot_interval})"))
+    group.add_argument("--checkpoint-interval", type=int,
+                       help="epochs between checkpoints and printed lines (default: "
+                       + ("a quarter of --epochs)" if demo else f"{gan.checkpoint_interval})"))
+    group.add_argument("--max-checkpoints", type=int, help="checkpoints kept, spread over the "
+                       f"run (default: {gan.max_checkpoints})")
+    group.add_argument("--device", choices=["auto", "cpu", "cuda"],
+                       help=f"where to train (default: {gan.device}: cuda when available)")
 
 
 def _add_transfer_options(parser) -> None:
+    from specgan_gui.training.transfer import TransferSettings
+
+    defaults = TransferSettings()
     group = parser.add_argument_group("transfer settings")
-    group.add_argument("--transfer-epochs", type=int, help="fine-tuning epochs per fold (200)")
-    group.add_argument("--transfer-learning-rate", type=float, help="fine-tuning learning rate")
-    group.add_argument("--transfer-batch-size", type=int, help="fine-tuning batch size")
+    group.add_argument("--transfer-epochs", type=int, help="fine-tuning epochs per fold "
+                       f"(default: {defaults.epochs})")
+    group.add_argument("--transfer-learning-rate", type=float, help="fine-tuning learning rate "
+                       f"(default: {defaults.learning_rate:g})")
+    group.add_argument("--transfer-batch-size", type=int, help="fine-tuning batch size "
+                       f"(default: {defaults.batch_size})")
     group.add_argument(
         "--cv", dest="transfer_cv", choices=["auto", "loo", "kfold"],
-        help="cross-validation: leave-one-out up to 30 samples else 5-fold (auto)",
+        help=f"cross-validation (default: {defaults.cv}: leave-one-out up to 30 samples, "
+        f"else k-fold)",
     )
-    group.add_argument("--folds", dest="transfer_n_folds", type=int, help="folds for kfold (5)")
-    group.add_argument("--freeze-trunk", action="store_true", help="train only the new head")
+    group.add_argument("--folds", dest="transfer_n_folds", type=int,
+                       help=f"folds for kfold (default: {defaults.n_folds})")
+    group.add_argument("--freeze-trunk", action="store_true",
+                       help="train only the new head (default: train the whole network)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -533,75 +900,106 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"specgan {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log engine decisions")
+    # -v also after the subcommand; SUPPRESS keeps a -v given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log engine decisions")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="run a whole session on a bundled example")
-    demo.add_argument("--example", choices=["coffee", "fermentation"], required=True)
+    def add_command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    demo = add_command("demo", help="run a whole session on a bundled example")
+    demo.add_argument("--example", choices=["coffee", "fermentation"], required=True,
+                      help="bundled data: coffee (60 ATR-FTIR spectra, 3 origins) or "
+                      "fermentation (21 spectra, glucose in g/L)")
     demo.add_argument("--out", required=True, help="project file to write (.h5)")
-    demo.add_argument("--crop", nargs=2, type=float, metavar=("LOW", "HIGH"),
-                      help="keep this axis range only (axis units)")
-    _add_gan_options(demo)
+    demo.add_argument("--force", action="store_true", help="replace --out if it exists")
+    demo.add_argument("--crop", nargs=2, type=_finite_float, metavar=("LOW", "HIGH"),
+                      help="keep this axis range only, in axis units (default: the whole axis)")
+    _add_gan_options(demo, demo=True)
     _add_transfer_options(demo)
     demo.set_defaults(func=cmd_demo, epochs=200)
 
-    imp = sub.add_parser("import", help="build a project from spectra files")
+    imp = add_command("import", help="build a project from spectra files")
     imp.add_argument("files", nargs="+",
                      help="spectra files or folders (any format that `inspect` reads)")
     imp.add_argument("--targets", help="table of reference values to join (CSV or XLSX)")
     imp.add_argument("--id-column", help="column of --targets that contains the sample ids "
-                     "(default: join by row order)")
+                     "(default: the column whose values match the sample ids, else rows are "
+                     "joined in order)")
     imp.add_argument("--id-source", choices=["auto", "filename", "metadata", "table"],
-                     default="auto", help="where sample ids come from (auto: the file name "
-                     "for one spectrum per file, else the ids inside the file)")
+                     default="auto", help="where sample ids come from (default: auto: the "
+                     "file name for one spectrum per file, else the ids inside the file)")
     imp.add_argument("--id-pattern", metavar="REGEX", help="regular expression searched in "
-                     "each file name; its first group is the sample id, e.g. 'coffee_(\\d+)'")
+                     "each file name; its first group is the sample id, e.g. 'coffee_(\\d+)' "
+                     "(default: the whole file name)")
     imp.add_argument("--column", help="text files: the spectrum column (name, number "
-                     "counted from 1, or 'all')")
-    imp.add_argument("--block", help="OPUS files: the data block to read (default AB)")
+                     "counted from 1, or 'all'; default: the first column after the x column)")
+    imp.add_argument("--block", help="OPUS files: the data block to read (default: AB)")
     imp.add_argument("--axis-unit", help="axis unit to use instead of the files' (nm, cm-1, "
-                     "index)")
+                     "index; default: as the files state it, else guessed from the range)")
     imp.add_argument("--convert-axis", choices=["nm", "cm-1"],
-                     help="convert axes between nm and cm-1 (1e7 / x)")
+                     help="convert axes between nm and cm-1 by 1e7 / x (default: no conversion)")
     imp.add_argument("--resample", action="store_true", help="resample files with different "
-                     "axes onto a common grid (linear interpolation over their overlap)")
+                     "axes onto a common grid by linear interpolation over their overlap "
+                     "(default: refuse different axes)")
     imp.add_argument("--y-unit", choices=["absorbance", "transmittance", "%T"],
-                     help="y unit of files that do not state it (transmittance as a fraction)")
+                     help="y unit of files that do not state it, transmittance as a fraction "
+                     "(default: as the files state it)")
     imp.add_argument("--to-absorbance", action="store_true",
                      help="convert transmittance to absorbance, A = -log10(T)")
     imp.add_argument("--recursive", action="store_true", help="search folders' subfolders too")
     imp.add_argument("--skip-failed", action="store_true",
                      help="import the readable files when others fail (listed as warnings)")
-    imp.add_argument("--target", help="reference column to predict (default: the first)")
-    imp.add_argument("--task", choices=["regression", "classification"])
-    imp.add_argument("--crop", nargs=2, type=float, metavar=("LOW", "HIGH"))
+    imp.add_argument("--target", help="reference column to predict (default: the first "
+                     "column that suits: numbers, or text with at most half as many classes "
+                     "as samples)")
+    imp.add_argument("--task", choices=["regression", "classification"],
+                     help="what to predict (default: regression for numbers, classification "
+                     "for text and for numbers with at most 10 values)")
+    imp.add_argument("--crop", nargs=2, type=_finite_float, metavar=("LOW", "HIGH"),
+                     help="keep this axis range only, in axis units (default: the whole axis)")
     imp.add_argument("--out", required=True, help="project file to write (.h5)")
+    imp.add_argument("--force", action="store_true", help="replace --out if it exists")
     imp.set_defaults(func=cmd_import)
 
-    train = sub.add_parser("train", help="train or continue training the GAN")
+    train = add_command("train", help="train or continue training the GAN")
     train.add_argument("project")
-    train.add_argument("--restart", action="store_true", help="discard the old run first")
+    train.add_argument("--restart", action="store_true",
+                       help="discard the stored GAN run and start a new one; needed to "
+                       "change --code-length or the filters of a trained GAN")
     train.add_argument("--out", help="write to this file instead of PROJECT")
     _add_gan_options(train)
     train.set_defaults(func=cmd_train)
 
-    transfer = sub.add_parser("transfer", help="compare GAN transfer, from scratch and PLS")
+    transfer = add_command("transfer", help="compare GAN transfer, from scratch and PLS")
     transfer.add_argument("project")
-    transfer.add_argument("--checkpoint", type=int, help="GAN epoch to transfer (newest)")
+    transfer.add_argument("--checkpoint", type=int,
+                          help="GAN epoch to transfer (default: the newest checkpoint)")
     transfer.add_argument("--out", help="write to this file instead of PROJECT")
     _add_transfer_options(transfer)
     transfer.set_defaults(func=cmd_transfer)
 
-    predict = sub.add_parser("predict", help="predict spectra with a fitted model")
+    predict = add_command("predict", help="predict spectra with a fitted model")
     predict.add_argument("project")
     predict.add_argument("files", nargs="*", help="spectra to predict (default: the project's)")
-    predict.add_argument("--model", help="model name (default: the first, GAN transfer)")
-    predict.add_argument("--csv", help="write the predictions to this CSV file")
+    predict.add_argument("--model", help="model name (default: the best model of the latest "
+                         "comparison)")
+    predict.add_argument("--axis-unit", help="axis unit to use instead of the files' (nm, "
+                         "cm-1, index; default: as the files state it, else guessed from the "
+                         "range)")
+    predict.add_argument("--convert-axis", choices=["nm", "cm-1"],
+                         help="convert the files' axes between nm and cm-1 by 1e7 / x, to "
+                         "match the model (default: no conversion)")
+    predict.add_argument("--csv", help="write the predictions to this CSV file (default: "
+                         "print them)")
     predict.add_argument("--out", help="write the project to this file instead of PROJECT")
     predict.set_defaults(func=cmd_predict)
 
     from specgan_gui.data.preprocessing import PRESETS
 
-    prep = sub.add_parser(
+    prep = add_command(
         "preprocess",
         help="set the preprocessing pipeline, or rank standard ones",
         description="Store a preprocessing pipeline in the project (clearing a GAN run and "
@@ -621,37 +1019,65 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--force", action="store_true",
                       help="replace the pipeline even when a GAN was trained on the old one")
     prep.add_argument("--max-components", type=int, default=10,
-                      help="--suggest: most PLS components tried (10)")
-    prep.add_argument("--seed", type=int, default=0, help="--suggest: seed of the folds (0)")
+                      help="--suggest: most PLS components tried (default: 10)")
+    prep.add_argument("--seed", type=int, default=0,
+                      help="--suggest: seed of the folds (default: 0)")
     prep.add_argument("--out", help="write to this file instead of PROJECT")
     prep.set_defaults(func=cmd_preprocess)
 
-    info = sub.add_parser("info", help="summarise a project")
+    info = add_command("info", help="summarise a project")
     info.add_argument("project")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(func=cmd_info)
 
-    inspect = sub.add_parser("inspect", help="show what the reader sees in a file")
+    inspect = add_command("inspect", help="show what the reader sees in a file")
     inspect.add_argument("file")
     inspect.add_argument("--json", action="store_true", help="print JSON")
     inspect.set_defaults(func=cmd_inspect)
     return parser
 
 
+class _PrintedElsewhere(logging.Filter):
+    """Drop the readers' per-file warnings: every command prints them from its result."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "specgan_gui.io.base" and record.levelno == logging.WARNING)
+
+
+def _configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_PrintedElsewhere())
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_specgan", False)]:
+        root.removeHandler(old)
+    handler._specgan = True
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    _configure_logging(args.verbose)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe fails here, inside the handler below
+        return code
     except SpecganError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_option_names(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of the output (such as `head`) has gone: stop quietly, and point
+        # stdout at nothing so that the final flush at exit does not fail again.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass  # stdout is not a real file (tests capture it)
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

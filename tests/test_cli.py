@@ -82,6 +82,137 @@ def test_predict_files_to_csv(demo_project, fermentation, tmp_path, capsys):
     assert load_project(out).predictions[-1]["source"] == "new.csv"
 
 
+def _write_spectra(path, axis, spectra, ids, first_header="id") -> None:
+    table = pd.DataFrame(spectra, columns=[f"{x:g}" for x in axis])
+    table.insert(0, first_header, ids)
+    table.to_csv(path, index=False)
+
+
+def test_predict_csv_never_replaces_inputs(demo_project, fermentation, tmp_path, capsys):
+    spectra_path = tmp_path / "new.csv"
+    _write_spectra(spectra_path, fermentation.axis, fermentation.spectra[:3], ["a", "b", "c"])
+    before = spectra_path.read_bytes()
+    project_before = demo_project.read_bytes()
+    capsys.readouterr()
+    assert main(["predict", str(demo_project), str(spectra_path), "--model", "PLS",
+                 "--csv", str(spectra_path)]) == 2
+    assert "--csv" in capsys.readouterr().err
+    assert spectra_path.read_bytes() == before
+    assert main(["predict", str(demo_project), "--csv", str(demo_project)]) == 2
+    assert "project file" in capsys.readouterr().err
+    assert demo_project.read_bytes() == project_before
+
+
+@pytest.mark.parametrize("where", ["missing folder", "folder"])
+def test_predict_unwritable_csv_named(demo_project, tmp_path, capsys, where):
+    csv_path = tmp_path / "no such folder" / "p.csv" if where == "missing folder" else tmp_path
+    out = tmp_path / "out.h5"
+    capsys.readouterr()
+    assert main(["predict", str(demo_project), "--model", "PLS", "--csv", str(csv_path),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {csv_path}: the predictions could not be written")
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_predict_csv_quotes_ids(demo_project, fermentation, tmp_path):
+    ids = [f'batch {i}, "A"' for i in range(3)]
+    spectra_path = tmp_path / "quoted.csv"
+    _write_spectra(spectra_path, fermentation.axis, fermentation.spectra[:3], ids)
+    csv_path = tmp_path / "pred.csv"
+    assert main(["predict", str(demo_project), str(spectra_path), "--model", "PLS",
+                 "--csv", str(csv_path), "--out", str(tmp_path / "p.h5")]) == 0
+    predicted = pd.read_csv(csv_path)
+    assert list(predicted.columns) == ["sample_id", "prediction"]
+    assert list(predicted["sample_id"]) == ids
+
+
+def test_predict_stdout_holds_only_the_table(demo_project, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["predict", str(demo_project), "--out", str(tmp_path / "p.h5")]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "sample_id,prediction"
+    assert len(lines) == 22
+
+
+def test_predict_default_is_best_model(demo_project, tmp_path, capsys):
+    out = tmp_path / "p.h5"
+    assert main(["predict", str(demo_project), "--out", str(out)]) == 0
+    info = _info(demo_project, capsys)
+    best = min(info["transfer_results"], key=lambda row: row["rmsecv"])["model"]
+    assert load_project(out).predictions[-1]["model"] == best
+
+
+def test_predict_rejects_other_axis_unit(demo_project, fermentation, tmp_path, capsys):
+    spectra_path = tmp_path / "nm.csv"
+    _write_spectra(spectra_path, fermentation.axis, fermentation.spectra[:3], ["a", "b", "c"],
+                   first_header="Wavelength (nm)")
+    capsys.readouterr()
+    assert main(["predict", str(demo_project), str(spectra_path), "--model", "PLS",
+                 "--out", str(tmp_path / "p.h5")]) == 2
+    err = capsys.readouterr().err
+    assert "axis is in nm" in err
+    assert "fitted on spectra in cm-1" in err
+    assert "--convert-axis cm-1" in err
+
+
+def test_predict_rejects_sparse_axis(demo_project, fermentation, tmp_path, capsys):
+    keep = np.nonzero((fermentation.axis >= 900) & (fermentation.axis <= 1600))[0][::40]
+    spectra_path = tmp_path / "sparse.csv"
+    _write_spectra(spectra_path, fermentation.axis[keep], fermentation.spectra[:3, keep],
+                   ["a", "b", "c"])
+    capsys.readouterr()
+    assert main(["predict", str(demo_project), str(spectra_path), "--model", "PLS",
+                 "--out", str(tmp_path / "p.h5")]) == 2
+    inside = int(np.count_nonzero((fermentation.axis[keep] >= 950)
+                                  & (fermentation.axis[keep] <= 1550)))
+    assert f"have {inside} points from 950 to 1550" in capsys.readouterr().err
+
+
+def test_train_new_architecture_needs_restart(demo_project, tmp_path, capsys):
+    out = tmp_path / "other.h5"
+    capsys.readouterr()
+    assert main(["train", str(demo_project), "--epochs", "4", "--code-length", "50",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "code length 100" in err
+    assert "code length 50" in err
+    assert "--restart" in err
+    assert not out.exists()
+
+    assert main(["train", str(demo_project), "--epochs", "2", "--code-length", "50",
+                 "--checkpoint-interval", "1", "--restart", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rates = [float(line.split()[-2]) for line in printed.splitlines() if "epochs/s" in line]
+    assert len(rates) == 2
+    assert all(rate > 0 for rate in rates)
+    project = load_project(out)
+    assert project.epochs_trained == 2
+    assert project.gan_architecture["code_length"] == 50
+    assert load_project(demo_project).epochs_trained == 3
+
+
+def test_transfer_leaves_out_samples_without_value(demo_project, tmp_path, capsys):
+    from specgan_gui.project.store import save_project
+    from specgan_gui.training.comparison import ComparisonResult
+
+    project = load_project(demo_project)
+    project.dataset.references.loc[3, "glucose"] = np.nan
+    path = tmp_path / "gap.h5"
+    save_project(project, path)
+    capsys.readouterr()
+    assert main(["transfer", str(path), "--transfer-epochs", "1", "--cv", "kfold",
+                 "--folds", "3"]) == 0
+    sample = project.dataset.sample_ids[3]
+    expected = f"1 sample has no 'glucose' value and is left out of the comparison: {sample}"
+    assert expected in capsys.readouterr().out
+    result = ComparisonResult.from_record(load_project(path).transfer_runs[-1])
+    assert len(result.sample_ids) == 20
+    assert sample not in result.sample_ids
+
+
 def test_import_with_targets(fermentation, tmp_path, capsys):
     spectra = pd.DataFrame(fermentation.spectra, columns=[f"{x:g}" for x in fermentation.axis])
     spectra.insert(0, "sample", fermentation.sample_ids)

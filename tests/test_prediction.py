@@ -201,3 +201,30 @@ def test_from_tree_reports_inconsistent_entries(glucose_models):
     del tree["weights"]
     with pytest.raises(ProjectFileError, match="weights"):
         FittedModel.from_tree(tree)
+
+
+def test_other_axis_unit_rejected(glucose_models, fermentation):
+    model = glucose_models["PLS"]
+    assert model.axis_unit == "cm-1"
+    with pytest.raises(DataError, match="axis is in nm, but model 'PLS' was fitted on spectra in "
+                                        "cm-1"):
+        predict(model, fermentation.axis, fermentation.spectra, axis_unit="nm")
+    with pytest.raises(DataError, match="axis is in index"):
+        predict(model, fermentation.axis, fermentation.spectra, axis_unit="index")
+    same = predict(model, fermentation.axis, fermentation.spectra, axis_unit="cm-1")
+    np.testing.assert_allclose(same, model.fitted_values, rtol=1e-10)
+
+
+def test_coarse_axis_rejected(glucose_models, fermentation):
+    model = glucose_models["PLS"]
+    # Every 40th point from 900 to 1600 cm-1: 12 points where the model reads 446.
+    keep = np.nonzero((fermentation.axis >= 900) & (fermentation.axis <= 1600))[0][::40]
+    with pytest.raises(DataError, match="have 12 points from 950 to 1550 cm-1, where model "
+                                        "'PLS' was fitted on 446"):
+        predict(model, fermentation.axis[keep], fermentation.spectra[:, keep])
+
+
+def test_half_resolution_accepted(glucose_models, fermentation):
+    model = glucose_models["PLS"]
+    predicted = predict(model, fermentation.axis[::2], fermentation.spectra[:, ::2])
+    assert np.all(np.isfinite(predicted))

@@ -35,8 +35,8 @@ from specgan_gui.gui.controller import ProjectController
 from specgan_gui.gui.settings import window_settings
 from specgan_gui.gui.table_model import DataFrameModel
 from specgan_gui.gui.worker import TaskRunner
-from specgan_gui.io import read_many
 from specgan_gui.io.base import file_dialog_filter
+from specgan_gui.io.importer import ImportOptions, import_files
 from specgan_gui.training.workflow import predict_samples
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ MESSAGES = {
     "load_failed": messages.error("The spectra were not loaded. {error}"),
     "unexpected_error": messages.error("{error}"),
     "loaded": messages.info("Loaded {count} spectra of {points} points from {source}."),
+    "load_notices": messages.info("{notices}"),
     "load_warnings": messages.warning("Warnings while reading: {warnings}"),
     "failed": messages.error("Prediction failed. {error}"),
     "finished": messages.info("Predicted {count} spectra with {model}."),
@@ -95,8 +96,16 @@ class PredictionPage(QWidget):
         self.source_group.buttonToggled.connect(self._update_buttons)
         self.load_button = QPushButton("Load spectra…")
         self.load_button.setToolTip(
-            "Read spectra on the same axis as the project's (CSV/TSV/TXT/XLSX wide tables).")
+            "Read spectra files in any format the import reads; their axis must cover the "
+            "range the model reads, in the model's unit.")
         self.load_button.clicked.connect(self._on_load_clicked)
+        self.convert_axis_combo = QComboBox()
+        self.convert_axis_combo.addItem("No conversion", None)
+        self.convert_axis_combo.addItem("nm to cm⁻¹ (10⁷ / x)", "cm-1")
+        self.convert_axis_combo.addItem("cm⁻¹ to nm (10⁷ / x)", "nm")
+        self.convert_axis_combo.setToolTip(
+            "Converts the axis of the files loaded next between wavelength and wavenumber, "
+            "for a model fitted on the other unit.")
         self.loaded_label = QLabel("No files loaded.")
         self.loaded_label.setWordWrap(True)
 
@@ -113,6 +122,11 @@ class PredictionPage(QWidget):
         load_row.addWidget(self.load_button)
         load_row.addStretch(1)
         source_layout.addLayout(load_row)
+        conversion_row = QHBoxLayout()
+        conversion_row.addSpacing(20)
+        conversion_row.addWidget(QLabel("Axis conversion:"))
+        conversion_row.addWidget(self.convert_axis_combo, 1)
+        source_layout.addLayout(conversion_row)
         source_layout.addWidget(self.loaded_label)
 
         self.predict_button = QPushButton("Predict")
@@ -180,8 +194,9 @@ class PredictionPage(QWidget):
                 return False
 
         self.messages.clear()
+        options = ImportOptions(convert_axis_to=self.convert_axis_combo.currentData())
         try:
-            result = read_many(paths)
+            result = import_files(paths, options)
         except SpecganError as exc:
             self.messages.show_message("load_failed", error=str(exc))
             return False
@@ -198,6 +213,8 @@ class PredictionPage(QWidget):
             f"{result.dataset.n_samples} spectra × {result.dataset.n_points} points from {names}")
         self.messages.show_message("loaded", count=result.dataset.n_samples,
                                    points=result.dataset.n_points, source=names)
+        if result.notices:
+            self.messages.show_message("load_notices", notices=" ".join(result.notices))
         if result.warnings:
             self.messages.show_message("load_warnings", warnings=" ".join(result.warnings))
         self.files_radio.setChecked(True)
@@ -241,6 +258,9 @@ class PredictionPage(QWidget):
     @Slot(str, str)
     def _on_failed(self, message: str, details: str) -> None:
         self.progress_bar.setVisible(False)
+        # The table showed the previous prediction; clear it so Save table cannot
+        # write results that do not belong to the spectra and model just chosen.
+        self.show_prediction(None)
         self.messages.show_message("failed", details=details, error=message)
 
     def show_prediction(self, record: dict | None) -> None:
@@ -273,6 +293,7 @@ class PredictionPage(QWidget):
                                                   TABLE_FILTER)
             if not path:
                 return False
+        self.messages.clear("saved", "save_failed")
         frame = self.prediction_model.frame
         try:
             frame.to_csv(path, index=False)
@@ -291,7 +312,11 @@ class PredictionPage(QWidget):
         self.project_radio.setChecked(True)
         self._refresh_models()
         predictions = self.controller.project.predictions
-        self.show_prediction(predictions[-1] if predictions else None)
+        record = predictions[-1] if predictions else None
+        self.show_prediction(record)
+        if record is not None and str(record["model"]) in self.controller.project.models:
+            # The Model box names the model of the predictions on show.
+            self.model_combo.setCurrentText(str(record["model"]))
 
     @Slot()
     def _refresh_models(self) -> None:

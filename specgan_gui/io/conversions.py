@@ -18,6 +18,21 @@ from specgan_gui.errors import ReadError
 
 #: Axis units that convert into each other by ``x' = 1e7 / x``.
 AXIS_UNITS_CONVERTIBLE = ("nm", "cm-1")
+#: Names of the import options in messages, as the window and the command line show them.
+AXIS_UNIT_OPTION = (
+    "the axis unit when importing (Axis unit in the import dialog, --axis-unit for "
+    "`specgan import`)"
+)
+AXIS_CONVERSION_OPTION = (
+    "Axis conversion in the import dialog, or --convert-axis for `specgan import`"
+)
+Y_UNIT_OPTION = (
+    "the y unit when importing (Y unit in the import dialog, --y-unit for `specgan import`)"
+)
+Y_CONVERSION_OPTION = (
+    "Convert transmittance to absorbance in the import dialog, or --to-absorbance for "
+    "`specgan import`"
+)
 #: A "transmittance" spectrum whose largest value exceeds this is read as percent (%T).
 #: Fractions slightly above 1 occur through noise, and 2 leaves room for that.
 PERCENT_THRESHOLD = 2.0
@@ -58,7 +73,7 @@ def convert_axis_unit(path: Path, dataset: SpectralDataset, target: str) -> str 
             path,
             f"its axis unit is {dataset.axis_unit!r}, so it cannot be converted to {target}; "
             f"only nm and cm-1 convert into each other.",
-            hint="Set the axis unit in the import options if the file states it wrongly.",
+            hint=f"If the file states its unit wrongly, set {AXIS_UNIT_OPTION}.",
         )
     bad = int(np.count_nonzero(dataset.axis <= 0))
     if bad:
@@ -128,8 +143,7 @@ def convert_y_unit(path: Path, dataset: SpectralDataset, target: str) -> str | N
         raise ReadError(
             path,
             f"the file {stated}, so it cannot be converted to {target}.",
-            hint="Set the y unit in the import options (absorbance, transmittance or %T) "
-            "if you know it.",
+            hint=f"If you know it, set {Y_UNIT_OPTION}: absorbance, transmittance or %T.",
         )
     if target == "absorbance":
         transmittance = dataset.spectra / 100.0 if kind == "%T" else dataset.spectra

@@ -51,7 +51,11 @@ from specgan_gui.data.dataset import SpectralDataset
 from specgan_gui.errors import DataError, ReadError, SettingsError, SpecganError
 from specgan_gui.io.base import pick_reader, read_spectra
 from specgan_gui.io.conversions import (
+    AXIS_CONVERSION_OPTION,
+    AXIS_UNIT_OPTION,
     AXIS_UNITS_CONVERTIBLE,
+    Y_CONVERSION_OPTION,
+    Y_UNIT_OPTION,
     MaskedPoints,
     axis_direction,
     convert_axis_unit,
@@ -61,7 +65,7 @@ from specgan_gui.io.conversions import (
     widest_clean_range,
     y_kind,
 )
-from specgan_gui.io.table import attach_references, read_reference_table
+from specgan_gui.io.table import attach_references, read_reference_table, text_cell_warnings
 
 log = logging.getLogger(__name__)
 
@@ -832,8 +836,9 @@ def _combine(preview: ImportPreview) -> None:
         listed = "; ".join(f"{unit or 'not stated'}: {_listed(names)}"
                            for unit, names in by_unit.items())
         preview.warnings.append(
-            f"The files have different y units ({listed}). Convert them to one unit in the "
-            f"import options, or import them separately."
+            f"The files have different y units ({listed}). Set {Y_UNIT_OPTION} for files "
+            f"that do not state it, convert transmittance to absorbance "
+            f"({Y_CONVERSION_OPTION}), or import the files separately."
         )
 
     try:
@@ -870,8 +875,8 @@ def _decide_axis(options: ImportOptions, blocks) -> AxisDecision:
         decision.message = (
             "The files have different axis units (" + "; ".join(
                 f"{u}: {_listed(names)}" for u, names in by_unit.items())
-            + "). Convert the axes to one unit (nm or cm-1) in the import options, or set "
-            "the axis unit if a file states it wrongly."
+            + f"). Convert the axes to one unit, nm or cm-1 ({AXIS_CONVERSION_OPTION}), or "
+            f"set {AXIS_UNIT_OPTION} if a file states it wrongly."
         )
         return decision
     decision.unit = units[0]
@@ -1022,14 +1027,17 @@ def _join_references(result: ImportResult, reference_table, id_column: str | Non
     else:
         table = read_reference_table(reference_table, id_column=id_column)
         name = Path(reference_table).name
+    text_cells = dict(table.attrs.get("text_cells", {}))
 
     if id_column is None:
         if len(table) != dataset.n_samples:
             raise ReadError(
                 name, f"has {len(table)} rows for {dataset.n_samples} spectra.",
-                hint="Name the id column so that rows are matched by sample id.",
+                hint="Choose the column that holds the sample ids, so that rows are matched "
+                "by id.",
             )
-        result.dataset, _ = attach_references(dataset, table)
+        result.dataset, _ = attach_references(dataset, table, source=name)
+        result.warnings.extend(text_cell_warnings(name, text_cells, dataset.sample_ids))
         result.notices.append(f"Reference values from {name} were joined by row order.")
         return
     if id_column not in table.columns:
@@ -1039,21 +1047,34 @@ def _join_references(result: ImportResult, reference_table, id_column: str | Non
         )
 
     table[id_column] = [_id_text(v) for v in table[id_column]]
+    # Rows without an id are named by their row number, the header being row 1.
+    row_names = [v or f"row {i + 2}" for i, v in enumerate(table[id_column])]
+    result.warnings.extend(text_cell_warnings(name, text_cells, row_names))
     table = table[table[id_column] != ""]
     repeated = sorted(set(table.loc[table[id_column].duplicated(), id_column]))
     if repeated:
+        rows = _repeated_rows(table, id_column, repeated)
         result.warnings.append(
-            f"{name}: ids repeat in column {id_column!r} ({_listed(repeated)}); the first "
-            f"row of each was used."
+            f"{name}: ids repeat in column {id_column!r}: {rows}. "
+            f"The first row of each was used; remove the wrong rows from {name} to use "
+            f"another."
         )
     table = table.drop_duplicates(subset=id_column)
     keys = _match_ids(dataset.sample_ids, list(table[id_column]), result, name)
     table[id_column] = [keys.get(v, v) for v in table[id_column]]
-    joined, _ = attach_references(dataset, table, id_column)
+    matched = set(table[id_column]) & set(dataset.sample_ids)
+    if not matched:
+        raise ReadError(
+            name,
+            f"none of its {len(table)} ids in column {id_column!r} match a sample id "
+            f"(table: {_listed(list(table[id_column])[:3])}; spectra: "
+            f"{_listed(dataset.sample_ids[:3])}).",
+            hint=f"Check that {id_column!r} is the id column and that the table belongs to "
+            f"these spectra; the id source or id pattern of the import sets the spectra's ids.",
+        )
+    joined, _ = attach_references(dataset, table, id_column, source=name)
     result.dataset = joined
 
-
-    matched = set(table[id_column])
     result.spectra_without_references = [s for s in dataset.sample_ids if s not in matched]
     ids = set(dataset.sample_ids)
     result.ids_without_spectra = [v for v in table[id_column] if v not in ids]
@@ -1073,6 +1094,52 @@ def _join_references(result: ImportResult, reference_table, id_column: str | Non
         result.warnings.append(
             f"{len(unused)} ids of {name} have no spectrum: {_listed(unused)}."
         )
+
+
+def _repeated_rows(table: pd.DataFrame, id_column: str, repeated: list[str]) -> str:
+    """Describe repeated ids with the values that differ between their rows."""
+    details = []
+    for sample in repeated[:MAX_LISTED]:
+        rows = table[table[id_column] == sample]
+        differing = [c for c in rows.columns
+                     if c != id_column and rows[c].astype(str).nunique() > 1]
+        if differing:
+            values = "; ".join(
+                f"{c} " + " vs ".join(_cell_text(v) for v in rows[c]) for c in differing[:3])
+            details.append(f"{sample} ({values})")
+        else:
+            details.append(f"{sample} ({len(rows)} identical rows)")
+    if len(repeated) > MAX_LISTED:
+        details.append(f"and {len(repeated) - MAX_LISTED} more")
+    return ", ".join(details)
+
+
+def _cell_text(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "empty" if np.isnan(value) else f"{value:g}"
+    return "empty" if value is None else str(value)
+
+
+def guess_id_column(table: pd.DataFrame, sample_ids: list[str]) -> str | None:
+    """Return the column of `table` that holds the sample ids, or None.
+
+    A column qualifies when its values, read as text, match at least half
+    of the smaller of its rows and the sample ids (numbers also without
+    leading zeros, as the join matches them); of several, the one with the
+    most matches wins.
+    """
+    def key(value) -> str:
+        text = _id_text(value)
+        return (text.lstrip("0") or "0") if text.isdigit() else text
+
+    ids = {key(s) for s in sample_ids}
+    needed = max(1.0, 0.5 * min(len(table), len(sample_ids)))
+    best, best_count = None, 0
+    for column in table.columns:
+        count = sum(key(value) in ids for value in table[column].dropna())
+        if count >= needed and count > best_count:
+            best, best_count = str(column), count
+    return best
 
 
 def _id_text(value) -> str:

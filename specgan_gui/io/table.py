@@ -27,12 +27,17 @@ import pandas as pd
 from specgan_gui.data.dataset import SpectralDataset
 from specgan_gui.errors import ReadError, SpecganError
 from specgan_gui.io.base import ReadResult, Reader, axis_unit_from_label, register
+from specgan_gui.io.conversions import AXIS_UNIT_OPTION
 
 log = logging.getLogger(__name__)
 
 ID_COLUMN_NAMES = ("id", "sample", "sample_id", "sampleid", "sample id", "name", "sample name")
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 _ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+#: Byte-order marks of UTF-16 text, which Excel writes as "Unicode text".
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+#: Hint for a reference table that cannot be read.
+REFERENCE_HINT = "Save the reference table as CSV (comma- or tab-separated) or as .xlsx."
 
 
 def _parse_number(text: str, decimal: str) -> float | None:
@@ -49,14 +54,20 @@ def _parse_number(text: str, decimal: str) -> float | None:
         return None
 
 
-def _decode(path: Path, raw: bytes) -> tuple[str, str]:
+def _decode(path: Path, raw: bytes, hint: str = "Export the spectra as CSV or TSV text."
+            ) -> tuple[str, str]:
+    if raw.startswith(_UTF16_BOMS):
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            pass  # reported as NUL bytes below
     if b"\x00" in raw:
         offset = raw.index(b"\x00")
         raise ReadError(
             path,
             "contains NUL bytes, so it is not a text table.",
             location=f"byte {offset}",
-            hint="Export the spectra as CSV or TSV text.",
+            hint=hint,
         )
     for encoding in _ENCODINGS:
         try:
@@ -69,12 +80,13 @@ def _decode(path: Path, raw: bytes) -> tuple[str, str]:
 def _detect_dialect(path: Path, text: str, single_column: bool = False) -> tuple[str, str]:
     """Return ``(delimiter, decimal)`` from the first lines of a table.
 
-    With `single_column`, a table without any separator is accepted as one
-    column (reference tables may hold a single column of values).
+    With `single_column` (reference tables), a table without any separator
+    is accepted as one column of values.
     """
     lines = [line for line in text.splitlines() if line.strip()][:20]
     if not lines:
-        raise ReadError(path, "contains no data lines.", hint="Export the spectra again.")
+        hint = REFERENCE_HINT if single_column else "Export the spectra again."
+        raise ReadError(path, "contains no data lines.", hint=hint)
     counts = {sep: min(line.count(sep) for line in lines) for sep in ("\t", ";", ",")}
     if counts["\t"] > 0:
         delimiter = "\t"
@@ -113,7 +125,7 @@ def _guess_axis_unit(axis: np.ndarray) -> tuple[str, str | None]:
         unit = "cm-1"
     warning = (
         f"The file does not state the axis unit; {unit} was assumed from the range "
-        f"{low:g} to {high:g}. Choose the unit in the import options if this is wrong."
+        f"{low:g} to {high:g}. If this is wrong, set {AXIS_UNIT_OPTION}."
     )
     return unit, warning
 
@@ -199,8 +211,7 @@ def _unit_from_header(
             f"below zero is not a wavelength or wavenumber scale, so these columns look "
             f"like a time or position series, not spectra.",
             location="line 1",
-            hint="If the columns are spectra, choose the axis unit in the import options "
-            "(axis_unit).",
+            hint=f"If the columns are spectra, set {AXIS_UNIT_OPTION}.",
         )
     return None
 
@@ -214,10 +225,11 @@ def _to_float_matrix(path: Path, frame: pd.DataFrame, decimal: str, first_line: 
     if bad.any():
         row, column = np.argwhere(bad)[0]
         original = frame.iat[row, column]
+        count = int(bad.sum())
         raise ReadError(
             path,
             f"the value {str(original)!r} in column {str(frame.columns[column])!r} is not a "
-            f"finite number ({int(bad.sum())} such cells in all).",
+            f"finite number ({count} such cell{'s' if count != 1 else ''} in all).",
             location=f"line {first_line + row}",
             hint="Fill or remove missing points before importing.",
         )
@@ -237,19 +249,53 @@ def _pick_id_column(frame: pd.DataFrame, other_columns: list) -> object | None:
     return None
 
 
-def _references(frame: pd.DataFrame, columns: list, decimal: str) -> pd.DataFrame:
+def _references(
+    frame: pd.DataFrame, columns: list, decimal: str
+) -> tuple[pd.DataFrame, dict[str, list[tuple[int, str]]]]:
+    """Return the reference columns, numeric where the cells are numbers, and the text cells.
+
+    A column whose filled cells are mostly numbers (more than half, and at
+    least two) is numeric: its other cells ("n.d.", "<LOD", "-") become
+    missing values and are returned as ``{column: [(row, text), ...]}`` so
+    that the caller can name them.  Any other column stays text (classes).
+    """
     references = pd.DataFrame(index=range(len(frame)))
+    text_cells: dict[str, list[tuple[int, str]]] = {}
     for column in columns:
         values = frame[column].reset_index(drop=True)
         as_text = values.astype(str).str.strip()
+        present = values.notna() & as_text.ne("")
         if decimal == ",":
             as_text = as_text.str.replace(",", ".", regex=False)
-        numeric = pd.to_numeric(as_text.where(values.notna()), errors="coerce")
-        if numeric.notna().sum() == values.notna().sum() and values.notna().any():
+        numeric = pd.to_numeric(as_text.where(present), errors="coerce")
+        n_numbers, n_present = int(numeric.notna().sum()), int(present.sum())
+        if n_present and n_numbers == n_present:
             references[str(column)] = numeric.astype(np.float64)
+        elif n_numbers >= 2 and n_numbers > n_present / 2:
+            references[str(column)] = numeric.astype(np.float64)
+            rows = np.nonzero((present & numeric.isna()).to_numpy())[0]
+            text_cells[str(column)] = [(int(row), str(values[row]).strip()) for row in rows]
         else:
             references[str(column)] = values.astype(object).where(values.notna(), None)
-    return references
+    return references, text_cells
+
+
+def text_cell_warnings(
+    source: str, text_cells: dict[str, list[tuple[int, str]]], row_names: list[str]
+) -> list[str]:
+    """Return one warning per numeric column whose text cells were read as missing.
+
+    `row_names` names each row of the table (sample ids or line numbers).
+    """
+    warnings = []
+    for column, cells in text_cells.items():
+        shown = ", ".join(f"{row_names[row]} ({text!r})" for row, text in cells[:10])
+        if len(cells) > 10:
+            shown += f" and {len(cells) - 10} more"
+        cells_text = ("its one text cell was read as a missing value" if len(cells) == 1
+                      else f"its {len(cells)} text cells were read as missing values")
+        warnings.append(f"{source}: column {column!r} contains numbers, so {cells_text}: {shown}.")
+    return warnings
 
 
 def dataset_from_frame(
@@ -289,7 +335,8 @@ def dataset_from_frame(
         sample_ids = [f"{path.stem}-{i + 1:0{width}d}" for i in range(len(frame))]
         warnings.append("No sample id column was found; rows are numbered in file order.")
     reference_columns = [c for c in other_columns if c != id_column]
-    references = _references(frame, reference_columns, decimal)
+    references, text_cells = _references(frame, reference_columns, decimal)
+    warnings += text_cell_warnings(path.name, text_cells, sample_ids)
     if axis_unit is None:
         axis_unit = _unit_from_header(path, axis, raw_frame, axis_columns)
     if axis_unit is None:
@@ -374,7 +421,7 @@ class ExcelTableReader(Reader):
                 hint="Open it in Excel and save it again as .xlsx.",
             ) from None
         names = [sheet] if sheet is not None else list(sheets)
-        found = []
+        failures: list[tuple[str, ReadError]] = []
         for name in names:
             frame = sheets.get(name)
             if frame is None:
@@ -383,13 +430,22 @@ class ExcelTableReader(Reader):
             try:
                 dataset, warnings = dataset_from_frame(path, frame, ".", axis_unit)
             except ReadError as error:
-                found.append(f"sheet {name!r}: {error.problem}")
+                # Spreadsheets number rows, not lines.
+                row = error.location.replace("line", "row")
+                where = f"sheet {name!r}" + (f", {row}" if row else "")
+                failures.append((where, error))
                 continue
             dataset.metadata["sheet"] = str(name)
             return ReadResult.single(dataset, f"{self.name} (sheet {name})", warnings, path)
+        if len(failures) == 1:
+            # With one sheet, its own problem, location and hint are the most useful.
+            where, error = failures[0]
+            raise ReadError(path, f"holds no sheet with spectra: {error.problem}",
+                            location=where, hint=error.hint)
         raise ReadError(
             path,
-            "holds no sheet with spectra: " + "; ".join(found),
+            "holds no sheet with spectra: "
+            + "; ".join(f"{where}: {error.problem}" for where, error in failures),
             hint="Put one sample per row with the axis values in the first row of a sheet.",
         )
 
@@ -401,69 +457,145 @@ register(ExcelTableReader())
 def read_reference_table(path, id_column: str | None = None) -> pd.DataFrame:
     """Read a table of reference values (CSV, TSV or XLSX) with a header row.
 
-    Numeric columns become float.  The `id_column`, when given and present,
-    stays text as written, so ids such as ``017`` keep their leading zeros.
+    Numeric columns become float.  In a column of mostly numbers, text cells
+    such as ``n.d.`` become missing values, and ``frame.attrs["text_cells"]``
+    lists them as ``{column: [(row, text), ...]}`` (see `text_cell_warnings`).  Id columns stay text as written, so ids such as
+    ``017`` keep their leading zeros: the `id_column` when given, and any
+    column named like an id (``sample``, ``id``, ``name``, ...).
+
+    Raises
+    ------
+    ReadError
+        Naming the file (and the line, where there is one) when it is missing,
+        empty, not a table, or has rows with more cells than the header.
     """
     path = Path(path)
     if not path.exists():
         raise ReadError(path, "file not found.", hint="Check the path and try again.")
+    if path.is_dir():
+        raise ReadError(path, "is a folder, not a table.", hint=REFERENCE_HINT)
     if path.suffix.lower() in ExcelTableReader.extensions:
-        frame = pd.read_excel(path, dtype=object, engine="openpyxl")
+        frame = _read_reference_workbook(path)
         decimal = "."
     else:
-        text, _ = _decode(path, path.read_bytes())
+        text, _ = _decode(path, path.read_bytes(), hint=REFERENCE_HINT)
         delimiter, decimal = _detect_dialect(path, text, single_column=True)
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str)
+        frame = _read_reference_text(path, text, delimiter)
     frame.columns = [str(c).strip() for c in frame.columns]
-    references = _references(frame, list(frame.columns), decimal)
-    if id_column is not None and id_column in frame.columns:
-        ids = frame[id_column].reset_index(drop=True)
-        references[id_column] = ids.map(_id_text)
+    frame = frame.dropna(axis=0, how="all").reset_index(drop=True)
+    if frame.empty:
+        raise ReadError(path, "has a header row but no rows of values.", hint=REFERENCE_HINT)
+    id_columns = [c for c in frame.columns
+                  if c == id_column or c.strip().lower() in ID_COLUMN_NAMES]
+    references, text_cells = _references(
+        frame, [c for c in frame.columns if c not in id_columns], decimal)
+    for column in id_columns:
+        references[column] = frame[column].map(_id_text)
+    references = references[list(frame.columns)]
+    references.attrs["text_cells"] = text_cells
     return references
+
+
+def _read_reference_text(path: Path, text: str, delimiter: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str)
+    except pd.errors.ParserError as error:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
+        if found is None:
+            raise ReadError(path, f"could not be split into cells ({error}).",
+                            hint=REFERENCE_HINT) from None
+        header, line, cells = found.groups()
+        raise ReadError(
+            path,
+            f"this row has {cells} cells but the header row has {header}.",
+            location=f"line {line}",
+            hint="Give every row one value per header cell, and put quotes around cells "
+            "that contain the separator.",
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise ReadError(path, "contains no data lines.", hint=REFERENCE_HINT) from None
+
+
+def _read_reference_workbook(path: Path) -> pd.DataFrame:
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not head.startswith(b"PK\x03\x04"):
+        raise ReadError(
+            path,
+            "is not an Excel workbook: an .xlsx file is a ZIP archive, and this file does "
+            "not start like one.",
+            hint="If it is a text table, rename it to .csv; else open it in Excel and save "
+            "it again as .xlsx.",
+        )
+    try:
+        return pd.read_excel(path, dtype=object, engine="openpyxl")
+    except Exception as error:  # openpyxl raises many types for damaged files
+        raise ReadError(
+            path,
+            f"could not be opened as an Excel workbook ({type(error).__name__}: {error}).",
+            hint="Open it in Excel and save it again as .xlsx, or save the table as CSV.",
+        ) from None
 
 
 def _id_text(value) -> str | None:
     """Return an id cell as text; whole numbers from Excel cells lose the ".0"."""
     if pd.isna(value):
         return None
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
     return str(value).strip()
 
 
 def attach_references(
-    dataset: SpectralDataset, table: pd.DataFrame, id_column: str | None = None
+    dataset: SpectralDataset,
+    table: pd.DataFrame,
+    id_column: str | None = None,
+    source: str = "the reference table",
 ) -> tuple[SpectralDataset, list[str]]:
     """Join reference values to spectra by sample id, or by row order.
 
     Without `id_column` the table must have one row per spectrum, in the
-    same order.  With it, ids without spectra and spectra without values
-    are listed in the returned warnings, never dropped silently.
+    same order.  With it, the returned warnings list ids without spectra,
+    spectra without values and repeated ids, and the first row of a repeated
+    id is used.  `source` names the table (its file name) in messages.
     """
     warnings: list[str] = []
     if id_column is None:
         if len(table) != dataset.n_samples:
             raise ReadError(
-                "(reference table)",
+                source,
                 f"has {len(table)} rows for {dataset.n_samples} spectra.",
-                hint="Name the id column so rows can be matched by sample id.",
+                hint="Name the column that holds the sample ids, so that rows are matched "
+                "by id.",
             )
         joined = table.reset_index(drop=True)
     else:
         if id_column not in table.columns:
             raise ReadError(
-                "(reference table)",
+                source,
                 f"has no column {id_column!r}.",
                 hint=f"Columns: {', '.join(map(str, table.columns))}.",
             )
         keyed = table.assign(**{id_column: table[id_column].astype(str).str.strip()})
+        repeated = sorted(set(keyed.loc[keyed[id_column].duplicated(), id_column]))
+        if repeated:
+            warnings.append(
+                f"{source}: ids repeat in column {id_column!r} ({', '.join(repeated[:10])}); "
+                f"the first row of each was used."
+            )
         keyed = keyed.drop_duplicates(subset=id_column).set_index(id_column)
         missing = [s for s in dataset.sample_ids if s not in keyed.index]
         unused = [s for s in keyed.index if s not in set(dataset.sample_ids)]
         if missing:
-            warnings.append(f"{len(missing)} spectra have no reference values: {', '.join(missing[:10])}.")
+            warnings.append(
+                f"{len(missing)} spectra have no reference values in {source}: "
+                f"{', '.join(missing[:10])}."
+            )
         if unused:
-            warnings.append(f"{len(unused)} reference rows have no spectrum: {', '.join(map(str, unused[:10]))}.")
+            warnings.append(
+                f"{len(unused)} rows of {source} have no spectrum: "
+                f"{', '.join(map(str, unused[:10]))}."
+            )
         joined = keyed.reindex(dataset.sample_ids).reset_index(drop=True)
     references = dataset.references.copy()
     for column in joined.columns:

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from specgan_gui.errors import SettingsError
+
 #: Standard deviation of Keras 1's ``normal`` initialiser, used on every
 #: Dense layer of the reference design.
 DENSE_INIT_STD = 0.05
@@ -34,6 +36,30 @@ DENSE_INIT_STD = 0.05
 #: Parameter-name prefixes of the discriminator layers that form the
 #: trunk of a transfer model (both convolutions and the Dense(1024)).
 TRUNK_PREFIXES = ("conv1.", "conv2.", "dense.")
+
+#: Largest value of each size setting.  The filter and code limits match the
+#: window's spin boxes.  By an estimate from the tensor shapes, 1024 filters on
+#: 2000 points take about 1.5 GB of activations and gradients per batch of 32 spectra.
+SIZE_LIMITS = {
+    "code_length": 10_000,
+    "generator_filters": 1024,
+    "discriminator_filters": 1024,
+    "hidden_units": 16_384,
+}
+
+#: Largest number of parameters of either network.  200 million float32
+#: weights are 0.8 GB; training holds about four times that per network
+#: (weights, gradients and two Adam moments), and every checkpoint stores
+#: the discriminator again.  The reference design has 15.4 million at 1868 points.
+MAX_PARAMETERS = 200_000_000
+
+
+class ArchitectureError(SettingsError, ValueError):
+    """An architecture setting is out of range or the networks would be too large.
+
+    It is a `SettingsError` for the window and the command line, and a
+    `ValueError` for callers that catch the built-in type.
+    """
 
 
 @dataclass
@@ -69,11 +95,51 @@ class GANArchitecture:
         for name in ("n_points", "code_length", "generator_filters",
                      "discriminator_filters", "hidden_units"):
             value = getattr(self, name)
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            limit = SIZE_LIMITS.get(name)
+            valid = not isinstance(value, bool) and isinstance(value, (int, float, np.number))
+            valid = valid and math.isfinite(value) and int(value) == value and value >= 1
+            if not valid or (limit is not None and value > limit):
+                allowed = f"from 1 to {limit}" if limit is not None else "of at least 1"
+                raise ArchitectureError(
+                    f"GAN setting {name} must be a whole number {allowed}, got {value!r}."
+                )
             setattr(self, name, int(value))
         if self.n_points < 8:
-            raise ValueError(f"spectra need at least 8 points, got {self.n_points}")
+            raise ArchitectureError(
+                f"The GAN needs spectra of at least 8 points, got {self.n_points}. Choose a "
+                f"wider crop range or a finer resampling."
+            )
+        largest = max(self.parameter_counts().values())
+        if largest > MAX_PARAMETERS:
+            raise ArchitectureError(
+                f"The GAN would have {largest / 1e6:.0f} million parameters in one network "
+                f"(limit {MAX_PARAMETERS / 1e6:.0f} million; training needs about "
+                f"{largest * 16 / 1e9:.1f} GB for it): spectra of {self.n_points} points, "
+                f"{self.hidden_units} hidden units, code length {self.code_length}. Crop or "
+                f"resample the spectra to fewer points, or choose smaller settings."
+            )
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Return the trainable parameters of ``{"generator": n, "discriminator": n}``.
+
+        Computed from the layer sizes without building the networks, so that
+        sizes too large for memory are refused before any allocation.
+        """
+        flat = self.reduced_points * self.bottleneck_channels  # Dense input/output width
+        hidden, g, d = self.hidden_units, self.generator_filters, self.discriminator_filters
+        generator = (
+            (self.code_length + 1) * hidden  # dense1
+            + (hidden + 1) * flat  # dense2
+            + (self.bottleneck_channels * 3 + 1) * g  # conv1, kernel 3
+            + (g * 3 + 1)  # conv2 to one channel
+        )
+        discriminator = (
+            (3 + 1) * d  # conv1 from one channel
+            + (d * 3 + 1) * self.bottleneck_channels  # conv2
+            + (flat + 1) * hidden  # dense
+            + (hidden + 1)  # output logit
+        )
+        return {"generator": int(generator), "discriminator": int(discriminator)}
 
     @property
     def padded_points(self) -> int:

@@ -69,6 +69,18 @@ def class_label(value) -> str:
     return str(value)
 
 
+def missing_target(dataset: SpectralDataset, target: str) -> np.ndarray:
+    """Return a mask ``(n_samples,)`` of samples without a value in the column `target`.
+
+    Empty cells count as missing in text columns, as a table marks them.
+    """
+    column = dataset.references[target]
+    missing = column.isna()
+    if not pd.api.types.is_numeric_dtype(column):
+        missing |= column.astype(str).str.strip().eq("")
+    return missing.to_numpy(dtype=bool)
+
+
 def target_values(dataset: SpectralDataset, target: str, task: str) -> np.ndarray:
     """Return the target column as floats (regression) or unicode labels.
 
@@ -88,11 +100,7 @@ def target_values(dataset: SpectralDataset, target: str, task: str) -> np.ndarra
             f"Load reference values or choose another target."
         )
     column = dataset.references[dataset.references.columns[columns.index(target)]]
-    missing = column.isna()
-    if not pd.api.types.is_numeric_dtype(column):
-        # Text columns read from a table may mark a missing value by an empty cell.
-        missing |= column.astype(str).str.strip().eq("")
-    missing = missing.to_numpy(dtype=bool)
+    missing = missing_target(dataset, dataset.references.columns[columns.index(target)])
     if missing.any():
         ids = [dataset.sample_ids[i] for i in np.nonzero(missing)[0]]
         listed = ", ".join(ids[:10])
@@ -100,17 +108,21 @@ def target_values(dataset: SpectralDataset, target: str, task: str) -> np.ndarra
             listed += f" and {len(ids) - 10} more"
         raise DataError(
             f"Reference column {target!r} has no value for {len(ids)} samples: {listed}. "
-            f"Fill in those values or remove the samples."
+            f"Fill in those values in the reference table and join it again."
         )
 
     if task == "regression":
-        try:
-            values = column.to_numpy(dtype=np.float64)
-        except (TypeError, ValueError):
+        numbers = pd.to_numeric(column, errors="coerce")
+        text = np.nonzero(numbers.isna().to_numpy())[0]
+        if text.size:
+            first = int(text[0])
             raise DataError(
-                f"Reference column {target!r} contains text, not numbers, so it cannot be a "
+                f"Reference column {target!r} contains text, not numbers "
+                f"({str(column.iloc[first])!r} for sample {dataset.sample_ids[first]}, "
+                f"{text.size} such value{'s' if text.size != 1 else ''}), so it cannot be a "
                 f"regression target. Choose classification or a numeric column."
-            ) from None
+            )
+        values = numbers.to_numpy(dtype=np.float64)
         if not np.isfinite(values).all():
             raise DataError(f"Reference column {target!r} contains infinite values.")
         return values

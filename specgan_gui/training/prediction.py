@@ -30,6 +30,14 @@ MODEL_KINDS = ("network", "pls")
 #: the division by ``x_std``; ``x_std`` is kept for inspection only.
 PLS_ARRAYS = ("x_mean", "x_std", "coef", "intercept")
 
+#: Spectra with fewer points than this fraction of the model's points over the
+#: range the model reads are refused: interpolating them would invent most of
+#: the points the model was fitted on.
+MIN_POINT_DENSITY = 0.5
+
+#: Axis units that convert into each other by ``x' = 1e7 / x``.
+_CONVERTIBLE_UNITS = ("nm", "cm-1")
+
 
 def pls_arrays(estimator) -> dict[str, np.ndarray]:
     """Return the arrays of a fitted scikit-learn `PLSRegression` as float64 copies."""
@@ -249,7 +257,9 @@ class FittedModel:
         return f"{self.name}, {detail}, {self.task} of {self.target}"
 
 
-def predict(model: FittedModel, axis: np.ndarray, spectra: np.ndarray) -> np.ndarray:
+def predict(
+    model: FittedModel, axis: np.ndarray, spectra: np.ndarray, axis_unit: str | None = None
+) -> np.ndarray:
     """Predict reference values for raw spectra with a fitted model.
 
     Parameters
@@ -258,11 +268,15 @@ def predict(model: FittedModel, axis: np.ndarray, spectra: np.ndarray) -> np.nda
         The fitted model, whose preprocessing is repeated on the spectra.
     axis
         Axis of the spectra, ``(n_points,)``, in any order.  An axis other
-        than the model's input axis must cover the range the model reads
-        (within half a point), and the spectra are then linearly
-        interpolated onto the model's axis with a logged warning.
+        than the model's input axis must cover the range the model reads,
+        within half a point, with at least `MIN_POINT_DENSITY` of the model's
+        points there.  The spectra are then linearly interpolated onto the
+        model's axis, with a logged warning.
     spectra
         Raw spectra ``(n, n_points)`` or one spectrum ``(n_points,)``.
+    axis_unit
+        Unit of `axis` ("cm-1", "nm", "index"); when given it must be the
+        unit the model was fitted on.
 
     Returns
     -------
@@ -273,8 +287,9 @@ def predict(model: FittedModel, axis: np.ndarray, spectra: np.ndarray) -> np.nda
     Raises
     ------
     DataError
-        When the spectra do not fit the axis, contain missing values or do
-        not cover the range the model needs.
+        When the spectra do not fit the axis, contain missing values, have
+        another axis unit than the model, or do not cover the range the
+        model needs at its resolution.
     """
     axis = np.asarray(axis, dtype=np.float64).ravel()
     spectra = np.atleast_2d(np.asarray(spectra, dtype=np.float64))
@@ -289,13 +304,46 @@ def predict(model: FittedModel, axis: np.ndarray, spectra: np.ndarray) -> np.nda
             f"Spectra at rows {', '.join(str(i) for i in bad[:10])} contain NaN or "
             f"infinite values. Repair or remove them before predicting."
         )
-    on_model_axis = align_to_model_axis(model, axis, spectra)
+    check_axis_unit(model, axis_unit)
+    on_model_axis = align_to_model_axis(model, axis, spectra, axis_unit)
     preprocessed = model.pipeline().transform(on_model_axis)
     return model.coding().decode(model.outputs(preprocessed))
 
 
-def align_to_model_axis(model: FittedModel, axis: np.ndarray, spectra: np.ndarray) -> np.ndarray:
-    """Return the spectra on the model's input axis, interpolating when needed."""
+def check_axis_unit(model: FittedModel, axis_unit: str | None) -> None:
+    """Raise `DataError` when spectra in `axis_unit` cannot go into `model`.
+
+    Nothing is checked when either unit is unknown (empty), as in models
+    stored before units were recorded.
+    """
+    if not axis_unit or not model.axis_unit or axis_unit == model.axis_unit:
+        return
+    if axis_unit in _CONVERTIBLE_UNITS and model.axis_unit in _CONVERTIBLE_UNITS:
+        remedy = (
+            f"Convert the spectra's axis to {model.axis_unit} (x' = 1e7 / x) when loading "
+            f"them (Axis conversion on the Prediction page, --convert-axis "
+            f"{model.axis_unit} for `specgan predict`), or set the right axis unit if the "
+            f"file states it wrongly (--axis-unit)."
+        )
+    else:
+        remedy = (
+            f"Use spectra on the model's axis ({model.axis_unit}), or set the right axis "
+            f"unit if the file states it wrongly (--axis-unit for `specgan predict`)."
+        )
+    raise DataError(
+        f"The spectra's axis is in {axis_unit}, but model {model.name!r} was fitted on "
+        f"spectra in {model.axis_unit}. {remedy}"
+    )
+
+
+def align_to_model_axis(
+    model: FittedModel, axis: np.ndarray, spectra: np.ndarray, axis_unit: str | None = None
+) -> np.ndarray:
+    """Return the spectra on the model's input axis, interpolating when needed.
+
+    Raises `DataError` when the axis does not cover the range the model
+    reads, or has fewer than `MIN_POINT_DENSITY` of the model's points there.
+    """
     model_axis = model.input_axis
     same_tolerance = 1e-9 * max(1.0, float(np.ptp(model_axis)))
     if axis.shape == model_axis.shape and np.allclose(axis, model_axis, rtol=0,
@@ -309,11 +357,25 @@ def align_to_model_axis(model: FittedModel, axis: np.ndarray, spectra: np.ndarra
     tolerance = spacing / 2
     low, high = float(axis.min()), float(axis.max())
     unit = f" {model.axis_unit}" if model.axis_unit and model.axis_unit != "index" else ""
+    own_unit = unit
+    if axis_unit is not None:
+        own_unit = f" {axis_unit}" if axis_unit and axis_unit != "index" else ""
     if low > needed_low + tolerance or high < needed_high - tolerance:
         raise DataError(
-            f"The spectra cover {low:g} to {high:g}{unit}, but model {model.name!r} "
+            f"The spectra cover {low:g} to {high:g}{own_unit}, but model {model.name!r} "
             f"needs {needed_low:g} to {needed_high:g}{unit}. Use spectra measured over "
             f"that range, or fit a model on a range your spectra cover."
+        )
+    inside = (axis >= needed_low - tolerance) & (axis <= needed_high + tolerance)
+    model_inside = (model_axis >= needed_low - tolerance) & (model_axis <= needed_high + tolerance)
+    have, needed = int(np.count_nonzero(inside)), int(np.count_nonzero(model_inside))
+    if have < MIN_POINT_DENSITY * needed:
+        raise DataError(
+            f"The spectra have {have} points from {needed_low:g} to {needed_high:g}{unit}, "
+            f"where model {model.name!r} was fitted on {needed}; interpolating would invent "
+            f"most of the points it reads. Use spectra measured at a resolution closer "
+            f"to the model's (at least {int(np.ceil(MIN_POINT_DENSITY * needed))} points "
+            f"over that range)."
         )
 
     order = np.argsort(axis)

@@ -19,7 +19,7 @@ from specgan_gui.data.preprocessing import Pipeline
 from specgan_gui.errors import DataError, SettingsError
 from specgan_gui.models.gan1d import GANArchitecture
 from specgan_gui.project.project import Project
-from specgan_gui.training.comparison import ComparisonResult, compare_models
+from specgan_gui.training.comparison import ComparisonResult, compare_models, missing_target
 from specgan_gui.training.gan_trainer import (
     Checkpoint,
     EpochStats,
@@ -121,7 +121,8 @@ def train_gan(
         elif int(resume["epoch"]) >= settings.epochs:
             raise SettingsError(
                 f"The GAN has already trained {int(resume['epoch'])} epochs; set more "
-                f"epochs than that to continue, or reset the training."
+                f"epochs than that to continue, or start a new run (`specgan train "
+                f"--restart`, or Reset on the GAN training page)."
             )
     elif project.epochs_trained:
         project.reset_training()
@@ -157,18 +158,34 @@ def run_transfer(
 ) -> ComparisonResult:
     """Compare GAN transfer, the same network from scratch, and PLS on identical folds.
 
-    The result row set and the final fitted models are stored in the project.
+    Samples without a value in the target column are left out of the
+    comparison, although the GAN trained on them too.  The result's
+    `sample_ids` may therefore be fewer than the project's, and the first
+    progress message names the samples left out.  The result row set and the
+    final fitted models are stored in the project.
     """
     if project.dataset is None:
         raise DataError("The project has no spectra yet; import spectra or open an example.")
     if not project.target:
-        raise DataError("Choose the reference column to predict on the Data page (or --target).")
+        raise DataError(
+            "The project has no reference column to predict; choose one on the Data page."
+        )
     checkpoint = latest_checkpoint(project, checkpoint_epoch)
     if checkpoint is None:
         raise DataError("The GAN has no checkpoint yet; train it first.")
     architecture = GANArchitecture.from_dict(dict(project.gan_architecture))
+    dataset = project.dataset
+    if project.target in map(str, dataset.references.columns):
+        missing = missing_target(dataset, project.target)
+        if missing.any() and not missing.all():
+            left_out = [dataset.sample_ids[i] for i in np.nonzero(missing)[0]]
+            message = _left_out_message(project.target, left_out)
+            log.info("%s", message)
+            if task is not None:
+                task.report(0.0, message)
+            dataset = dataset.subset(np.nonzero(~missing)[0])
     result = compare_models(
-        project.dataset,
+        dataset,
         project.target,
         project.task,
         project_pipeline(project),
@@ -182,6 +199,14 @@ def run_transfer(
         project.models[name] = model.to_tree()
     project.modified = True
     return result
+
+
+def _left_out_message(target: str, sample_ids: list[str]) -> str:
+    count = len(sample_ids)
+    subject = ("1 sample has no {} value and is" if count == 1
+               else f"{count} samples have no {{}} value and are").format(repr(target))
+    listed = ", ".join(sample_ids[:10]) + (f" and {count - 10} more" if count > 10 else "")
+    return f"{subject} left out of the comparison: {listed}"
 
 
 def predict_samples(
@@ -200,7 +225,7 @@ def predict_samples(
         dataset = project.dataset
         source = source or "project spectra"
     model = FittedModel.from_tree(project.models[model_name])
-    values = predict(model, dataset.axis, dataset.spectra)
+    values = predict(model, dataset.axis, dataset.spectra, dataset.axis_unit)
     record = {
         "model": model_name,
         "source": source or dataset.name,

@@ -322,3 +322,36 @@ def test_regression_transfer_and_file_prediction(qtbot, window, task_runner, tmp
     project_prediction = window.controller.project.predictions[-1]
     assert np.allclose(table["Prediction"].to_numpy(float),
                        np.asarray(project_prediction["values"], dtype=float))
+
+    # Saving twice shows the latest outcome only, not both.
+    assert not prediction.save_table(tmp_path)  # a folder, so writing fails
+    assert "save_failed" in prediction.messages.active_keys()
+    assert prediction.save_table(tmp_path / "predictions.csv")
+    assert "saved" in prediction.messages.active_keys()
+    assert "save_failed" not in prediction.messages.active_keys()
+
+    # A failed prediction clears the table, so Save table cannot write the old one.
+    nm_spectra = tmp_path / "nm.csv"
+    frame = frame.rename(columns={"sample": "Wavelength (nm)"})
+    frame.to_csv(nm_spectra, index=False)
+    assert prediction.load_spectra([nm_spectra])
+    outcome = task_runner(qtbot, prediction.runner, prediction.start_prediction)
+    assert outcome.kind == "failed"
+    assert prediction.messages.active_keys() == ["failed"]
+    assert "axis is in nm" in prediction.messages.text("failed")
+    assert prediction.prediction_model.frame.empty
+    assert not prediction.save_button.isEnabled()
+    assert not prediction.save_table(tmp_path / "stale.csv")
+    assert not (tmp_path / "stale.csv").exists()
+
+    # Reopened, the Model box names the model of the predictions on show.
+    prediction.model_combo.setCurrentText("GAN transfer")
+    project_path = tmp_path / "fermentation.h5"
+    outcome = task_runner(qtbot, window.file_runner,
+                          lambda: window.save_project_as(project_path))
+    assert outcome.kind == "finished", outcome.args
+    outcome = task_runner(qtbot, window.file_runner,
+                          lambda: window.open_project(project_path, ask=False))
+    assert outcome.kind == "finished", outcome.args
+    assert window.controller.project.predictions[-1]["model"] == "PLS"
+    assert window.prediction_page.model_combo.currentText() == "PLS"

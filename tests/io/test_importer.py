@@ -14,18 +14,20 @@ import pandas as pd
 import pytest
 
 from specgan_gui.cli import main
-from specgan_gui.errors import SettingsError
+from specgan_gui.errors import ReadError, SettingsError
 from specgan_gui.io import read_spectra
 from specgan_gui.io.importer import (
     ImportOptions,
     ImportRejectedError,
     finish_import,
+    guess_id_column,
     import_files,
     natural_key,
     preview_import,
     scan_files,
     y_kind,
 )
+from specgan_gui.io.table import attach_references, read_reference_table
 from specgan_gui.project.store import load_project
 
 # ---------------------------------------------------------------------------------------
@@ -482,3 +484,144 @@ def test_cli_import_failure_names_files(cases_dir, capsys, tmp_path):
     assert "nir.spc" in error
     assert "Traceback" not in error
     assert not (tmp_path / "x.h5").exists()
+
+
+# ---------------------------------------------------------------------------------------
+# Reference tables as labs write them
+
+
+def _glucose_table(fermentation, path, ids=None, values=None) -> None:
+    ids = list(fermentation.sample_ids) if ids is None else ids
+    values = fermentation.references["glucose"].tolist() if values is None else values
+    lines = ["sample,glucose"] + [f"{i},{v}" for i, v in zip(ids, values)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"sample,glucose\ns01,1\ns02,2,3,4\n", "(line 3): this row has 4 cells"),
+    (b"", "contains no data lines"),
+    (b"sample,glucose\n", "has a header row but no rows of values"),
+])
+def test_reference_table_errors_name_file(tmp_path, content, problem):
+    path = tmp_path / "lab.csv"
+    path.write_bytes(content)
+    with pytest.raises(ReadError) as raised:
+        read_reference_table(path)
+    assert str(raised.value).startswith(f"{path}")
+    assert problem in str(raised.value)
+    assert "spectra" not in raised.value.hint
+
+
+@pytest.mark.parametrize("content", [b"sample,glucose\ns01,1\n", b"PK\x03\x04 truncated"])
+def test_reference_table_fake_xlsx(tmp_path, content):
+    path = tmp_path / "lab.xlsx"
+    path.write_bytes(content)
+    with pytest.raises(ReadError, match="lab.xlsx"):
+        read_reference_table(path)
+
+
+def test_reference_table_utf16(tmp_path):
+    path = tmp_path / "unicode.txt"
+    path.write_bytes("sample\tglucose\ns01\t1.5\ns02\t2.5\n".encode("utf-16"))
+    table = read_reference_table(path)
+    assert list(table["sample"]) == ["s01", "s02"]
+    assert list(table["glucose"]) == [1.5, 2.5]
+
+
+def test_reference_ids_stay_text(tmp_path):
+    path = tmp_path / "lab.csv"
+    path.write_text("sample,glucose\n001,1.5\n010,2.5\n", encoding="utf-8")
+    table = read_reference_table(path)
+    assert list(table["sample"]) == ["001", "010"]
+    assert table["glucose"].dtype == np.float64
+
+
+def test_numeric_ids_join_by_id(fermentation, tmp_path):
+    spectra_path = tmp_path / "ferm.csv"
+    wide = pd.DataFrame(fermentation.spectra, columns=[f"{x:g}" for x in fermentation.axis])
+    ids = [str(101 + i) for i in range(fermentation.n_samples)]
+    wide.insert(0, "sample", ids)
+    wide.to_csv(spectra_path, index=False, float_format="%.17g")
+    table_path = tmp_path / "hplc.csv"
+    # The lab table lists the samples in reverse order, so a join by row order would be wrong.
+    glucose = fermentation.references["glucose"].tolist()
+    _glucose_table(fermentation, table_path, ids[::-1], glucose[::-1])
+    table = read_reference_table(table_path)
+    assert guess_id_column(table, ids) == "sample"
+    result = import_files([spectra_path], reference_table=table_path, id_column="sample")
+    np.testing.assert_allclose(result.dataset.references["glucose"], glucose)
+
+
+def test_text_cells_read_as_missing(fermentation, tmp_path):
+    spectra_path = tmp_path / "ferm.csv"
+    _fermentation_table(fermentation, spectra_path)
+    values = fermentation.references["glucose"].tolist()
+    values[3], values[7] = "n.d.", "<LOD"
+    table_path = tmp_path / "hplc.csv"
+    _glucose_table(fermentation, table_path, values=values)
+    result = import_files([spectra_path], reference_table=table_path, id_column="sample")
+    glucose = result.dataset.references["glucose"]
+    assert glucose.dtype == np.float64
+    assert glucose[[3, 7]].isna().all()
+    assert glucose.notna().sum() == fermentation.n_samples - 2
+    ids = fermentation.sample_ids
+    expected = f"its 2 text cells were read as missing values: {ids[3]} ('n.d.'), {ids[7]} ('<LOD')"
+    assert any(expected in w for w in result.warnings), result.warnings
+
+
+def test_text_column_stays_classes(tmp_path):
+    path = tmp_path / "lab.csv"
+    path.write_text("sample,origin\na,Brasil\nb,Vietnam\nc,12\n", encoding="utf-8")
+    table = read_reference_table(path)
+    assert list(table["origin"]) == ["Brasil", "Vietnam", "12"]
+    assert table.attrs["text_cells"] == {}
+
+
+def test_repeated_reference_ids_reported(fermentation, tmp_path):
+    spectra_path = tmp_path / "ferm.csv"
+    _fermentation_table(fermentation, spectra_path)
+    ids = list(fermentation.sample_ids)
+    values = fermentation.references["glucose"].tolist()
+    table_path = tmp_path / "hplc.csv"
+    _glucose_table(fermentation, table_path, ids + [ids[0]], values + [999.0])
+    result = import_files([spectra_path], reference_table=table_path, id_column="sample")
+    assert result.dataset.references["glucose"][0] == pytest.approx(values[0])
+    repeated = [w for w in result.warnings if "ids repeat" in w]
+    assert len(repeated) == 1
+    assert f"{ids[0]} (glucose {values[0]:g} vs 999)" in repeated[0]
+
+
+def test_join_without_any_match_rejected(fermentation, tmp_path):
+    spectra_path = tmp_path / "ferm.csv"
+    _fermentation_table(fermentation, spectra_path)
+    table_path = tmp_path / "hplc.csv"
+    other_ids = [f"x{i}" for i in range(fermentation.n_samples)]
+    _glucose_table(fermentation, table_path, ids=other_ids)
+    with pytest.raises(ReadError, match="none of its 21 ids in column 'sample' match"):
+        import_files([spectra_path], reference_table=table_path, id_column="sample")
+
+
+def test_row_count_error_names_table(fermentation, tmp_path):
+    spectra_path = tmp_path / "ferm.csv"
+    _fermentation_table(fermentation, spectra_path)
+    table_path = tmp_path / "hplc.csv"
+    _glucose_table(fermentation, table_path, ids=fermentation.sample_ids[:5])
+    with pytest.raises(ReadError, match=r"^hplc\.csv: has 5 rows for 21 spectra"):
+        import_files([spectra_path], reference_table=table_path)
+    table = read_reference_table(table_path)
+    with pytest.raises(ReadError, match=r"^hplc\.csv: has 5 rows"):
+        attach_references(fermentation, table, source="hplc.csv")
+
+
+def test_excel_missing_cell_names_sheet_and_row(fermentation, tmp_path):
+    frame = pd.DataFrame(fermentation.spectra[:, :300],
+                         columns=[float(x) for x in fermentation.axis[:300]])
+    frame.iat[3, 5] = None
+    frame.insert(0, "sample", fermentation.sample_ids)
+    path = tmp_path / "missing.xlsx"
+    frame.to_excel(path, index=False)
+    with pytest.raises(ReadError) as raised:
+        read_spectra(path)
+    assert raised.value.location == "sheet 'Sheet1', row 5"
+    assert "1 such cell in all" in raised.value.problem
+    assert raised.value.hint == "Fill or remove missing points before importing."
