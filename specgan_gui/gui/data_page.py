@@ -46,6 +46,7 @@ from specgan_gui.io.importer import (
     ImportPreview,
     ImportResult,
     finish_import,
+    guess_id_column,
     import_files,
 )
 from specgan_gui.io.table import read_reference_table
@@ -99,7 +100,7 @@ class ReferenceJoinDialog(QDialog):
             "Column whose values equal the spectra's sample ids; rows are matched by id. "
             "Without one, row i of the table belongs to spectrum i."
         )
-        best = guess_id_column(table, dataset)
+        best = guess_id_column(table, dataset.sample_ids)
         if best is not None:
             self.id_column_combo.setCurrentText(best)
         form.addRow("Sample id column:", self.id_column_combo)
@@ -114,17 +115,6 @@ class ReferenceJoinDialog(QDialog):
     def id_column(self) -> str | None:
         text = self.id_column_combo.currentText()
         return None if text == ROW_ORDER else text
-
-
-def guess_id_column(table: pd.DataFrame, dataset: SpectralDataset) -> str | None:
-    """Return the table column sharing the most values with the sample ids, if any."""
-    ids = set(dataset.sample_ids)
-    best, best_count = None, 0
-    for column in table.columns:
-        count = sum(str(value).strip() in ids for value in table[column])
-        if count > best_count:
-            best, best_count = str(column), count
-    return best
 
 
 class DataPage(QWidget):

@@ -56,6 +56,7 @@ from specgan_gui.io.importer import (
     ImportResult,
     compile_id_pattern,
     finish_import,
+    guess_id_column,
     id_from_stem,
     preview_import,
     scan_files,
@@ -1126,28 +1127,6 @@ class ImportPreviewDialog(QDialog):
                  len(self.preview.files))
         self.accept()
         return True
-
-
-def guess_id_column(table: pd.DataFrame, sample_ids: list[str]) -> str | None:
-    """Return the table column sharing the most values with the sample ids, if any.
-
-    Numbers are compared without leading zeros, as the import joins them.
-    """
-    def key(value) -> str:
-        text = str(value).strip()
-        if text.endswith(".0") and text[:-2].isdigit():
-            text = text[:-2]
-        if text.isdigit():
-            return text.lstrip("0") or "0"
-        return text
-
-    ids = {key(s) for s in sample_ids}
-    best, best_count = None, 0
-    for column in table.columns:
-        count = sum(key(value) in ids for value in table[column].dropna())
-        if count > best_count:
-            best, best_count = str(column), count
-    return best
 
 
 def _escape(text: str) -> str:
