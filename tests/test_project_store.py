@@ -180,6 +180,26 @@ def full_project() -> Project:
             "created": "2026-05-09T11:00:00",
         }
     )
+    project.pls_preprocessing = [
+        {"kind": "cut", "params": {"windows": [[520.0, 680.0]]}},
+        {"kind": "savgol", "params": {"window": 15, "polyorder": 2, "deriv": 1}},
+    ]
+    project.transfer_settings = {"epochs": 20, "learning_rate": 1e-4, "cv": "kfold"}
+    project.sweeps.append(
+        {
+            "metric": "rmsecv",
+            "epochs": np.array([10, 20, 30], dtype=np.int64),
+            "values": np.array([1.5, 1.25, 1.375]),
+            "created": "2026-05-09T12:00:00",
+        }
+    )
+    project.alarms.append(
+        {"epoch": 20, "kind": "flat_output", "message": "Generated spectra are flat at epoch 20."}
+    )
+    project.realism = {
+        "epoch": np.array([10.0, 20.0, 30.0]),
+        "mean_distance": np.array([0.5, 0.25, 0.125]),
+    }
     return project
 
 

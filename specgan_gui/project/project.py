@@ -93,6 +93,19 @@ def transfer_rows(record: Tree) -> list[dict]:
     return rows
 
 
+def sweep_points(record: Tree) -> list[dict]:
+    """Return ``[{"epoch", <metric>: value}, ...]`` of one sweep record.
+
+    The record holds ``epochs`` (int64 array), ``metric`` (its name, such as
+    ``"rmsecv"`` or ``"accuracy"``) and ``values`` (float64 array).
+    """
+    metric = str(record["metric"])
+    return [
+        {"epoch": int(epoch), metric: float(value)}
+        for epoch, value in zip(np.asarray(record["epochs"]), np.asarray(record["values"]))
+    ]
+
+
 def _rows_from_tree(rows_tree: Tree) -> list[dict]:
     if all(isinstance(value, dict) for value in rows_tree.values()):
         return [dict(row) for row in rows_tree.values()]
@@ -127,6 +140,9 @@ class Project:
         Pipeline spec as returned by `Pipeline.to_spec`.
     preprocessing_state
         Fitted numbers as returned by `Pipeline.fitted_state`.
+    pls_preprocessing
+        PLS's own pipeline spec, or None when PLS uses `preprocessing` like
+        the networks.
     gan_architecture
         `GANArchitecture.to_dict()`, or None before the first GAN run.
     gan_settings
@@ -141,8 +157,19 @@ class Project:
         Epoch -> discriminator parameters (name -> array).
     resume_state
         `GANTrainer.resume_state()` of the latest run, or None.
+    transfer_settings
+        `TransferSettings.to_dict()` of the latest transfer or sweep, so the
+        window and the command line start from the settings used last.
     transfer_runs
         `ComparisonResult.to_record()` of each transfer run, oldest first.
+    sweeps
+        `SweepResult.to_record()` of each checkpoint sweep, oldest first.
+    alarms
+        GAN health alarms of the current run, oldest first; each a tree with
+        ``epoch`` (int), ``kind`` (str) and ``message`` (str).
+    realism
+        Realism measures per snapshot epoch: one float64 column ``(k,)``
+        per measure, with an ``epoch`` column, all of the same length.
     models
         Model name -> `FittedModel.to_tree()`.
     predictions
@@ -159,13 +186,18 @@ class Project:
     task: str = "regression"
     preprocessing: list[dict] = field(default_factory=default_preprocessing)
     preprocessing_state: dict[str, np.ndarray] = field(default_factory=dict)
+    pls_preprocessing: list[dict] | None = None
     gan_architecture: dict | None = None
     gan_settings: dict = field(default_factory=dict)
     history: dict[str, np.ndarray] = field(default_factory=dict)
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)
     checkpoints: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
     resume_state: Tree | None = None
+    transfer_settings: dict = field(default_factory=dict)
     transfer_runs: list[Tree] = field(default_factory=list)
+    sweeps: list[Tree] = field(default_factory=list)
+    alarms: list[Tree] = field(default_factory=list)
+    realism: dict[str, np.ndarray] = field(default_factory=dict)
     models: dict[str, Tree] = field(default_factory=dict)
     predictions: list[Tree] = field(default_factory=list)
     path: Path | None = None
@@ -250,6 +282,8 @@ class Project:
         self.snapshots = {}
         self.checkpoints = {}
         self.resume_state = None
+        self.alarms = []
+        self.realism = {}
 
     # --- transfer, models and predictions ---------------------------------
     def add_transfer_run(self, record: Tree) -> None:
@@ -283,9 +317,18 @@ class Project:
             "target": self.target,
             "task": self.task,
             "preprocessing": [dict(step) for step in self.preprocessing],
+            "pls_preprocessing": (
+                None if self.pls_preprocessing is None
+                else [dict(step) for step in self.pls_preprocessing]
+            ),
             "epochs_trained": self.epochs_trained,
             "checkpoint_epochs": self.checkpoint_epochs,
             "transfer_results": results,
+            "sweep": sweep_points(self.sweeps[-1]) if self.sweeps else [],
+            "alarms": [
+                {"epoch": int(a["epoch"]), "kind": str(a["kind"]), "message": str(a["message"])}
+                for a in self.alarms
+            ],
             "models": list(self.models),
             # Predicted samples over all prediction runs, so that one run on
             # 60 spectra reads as 60 predictions.

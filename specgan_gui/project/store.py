@@ -279,6 +279,9 @@ def _write_project(file: h5py.File, project: Project) -> None:
     _write_numbered_trees(_new_group(file, "transfer_runs"), "run", project.transfer_runs)
     write_tree(_new_group(file, "models"), project.models)
     _write_numbered_trees(_new_group(file, "predictions"), "prediction", project.predictions)
+    _write_numbered_trees(_new_group(file, "sweeps"), "sweep", project.sweeps)
+    _write_numbered_trees(_new_group(file, "alarms"), "alarm", project.alarms)
+    write_tree(_new_group(file, "realism"), project.realism)
 
 
 def _write_dataset(group: h5py.Group, dataset: SpectralDataset) -> None:
@@ -319,6 +322,11 @@ def _write_settings(group: h5py.Group, project: Project) -> None:
         group.attrs["target"] = project.target
     group.attrs["task"] = project.task
     group.attrs["preprocessing"] = json.dumps(project.preprocessing, ensure_ascii=False)
+    if project.pls_preprocessing is not None:
+        group.attrs["pls_preprocessing"] = json.dumps(
+            project.pls_preprocessing, ensure_ascii=False
+        )
+    group.attrs["transfer_settings"] = json.dumps(project.transfer_settings, ensure_ascii=False)
     if project.gan_architecture is not None:
         group.attrs["gan_architecture"] = json.dumps(project.gan_architecture, ensure_ascii=False)
     group.attrs["gan_settings"] = json.dumps(project.gan_settings, ensure_ascii=False)
@@ -480,12 +488,16 @@ def _read_project(file: h5py.File) -> Project:
     settings = file["settings"].attrs
     target = settings.get("target")
     architecture = settings.get("gan_architecture")
+    pls_preprocessing = settings.get("pls_preprocessing")
     return Project(
         dataset=_read_dataset(file["dataset"]) if "dataset" in file else None,
         target=str(target) if target is not None else None,
         task=str(settings["task"]),
         preprocessing=json.loads(settings["preprocessing"]),
         preprocessing_state=read_tree(file["preprocessing_state"]),
+        pls_preprocessing=(
+            json.loads(pls_preprocessing) if pls_preprocessing is not None else None
+        ),
         gan_architecture=json.loads(architecture) if architecture is not None else None,
         gan_settings=json.loads(settings["gan_settings"]),
         history={name: column[...] for name, column in file["history"].items()},
@@ -499,6 +511,12 @@ def _read_project(file: h5py.File) -> Project:
         transfer_runs=_read_numbered_trees(file["transfer_runs"]),
         models=read_tree(file["models"]),
         predictions=_read_numbered_trees(file["predictions"]),
+        # Groups added after the first release are optional, so files saved
+        # before them open with empty values.
+        transfer_settings=json.loads(settings.get("transfer_settings", "{}")),
+        sweeps=_read_numbered_trees(file["sweeps"]) if "sweeps" in file else [],
+        alarms=_read_numbered_trees(file["alarms"]) if "alarms" in file else [],
+        realism=read_tree(file["realism"]) if "realism" in file else {},
     )
 
 
