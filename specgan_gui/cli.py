@@ -611,13 +611,7 @@ def _write_predictions(path, rows) -> None:
 
 
 def cmd_preprocess(args) -> int:
-    from specgan_gui.data.preprocessing import (
-        Pipeline,
-        format_steps,
-        parse_steps,
-        preset,
-        validate,
-    )
+    from specgan_gui.data.preprocessing import format_steps, parse_steps, preset
 
     project = _load(args.project)
     dataset = project.dataset
@@ -625,19 +619,28 @@ def cmd_preprocess(args) -> int:
         raise SpecganError(f"{args.project} has no spectra; import spectra first.")
     if args.suggest:
         return _suggest_preprocessing(project, args)
+    pls_changed = False
+    if args.pls_same or args.pls_steps is not None:
+        pls_spec = None
+        if args.pls_steps is not None:
+            text = args.pls_steps.strip()
+            pls_spec = preset(text) if text in _preset_names() else parse_steps(text)
+            _check_pipeline(pls_spec, dataset, "PLS pipeline")
+        pls_changed = pls_spec != project.pls_preprocessing
+        project.pls_preprocessing = pls_spec
     if args.steps is None and args.preset is None:
-        print(f"preprocessing: {format_steps(project.preprocessing)}")
-        for warning in validate(project.preprocessing, dataset.axis):
-            print(f"warning: {warning}")
+        _print_pipelines(project)
+        if pls_changed:
+            _save(project, args.out or args.project)
         return 0
 
     spec = parse_steps(args.steps) if args.steps is not None else preset(args.preset)
-    for warning in validate(spec, dataset.axis):
-        print(f"warning: {warning}", file=sys.stderr)
-    # Fitting now reports a step that cannot run on these spectra before anything changes.
-    pipeline = Pipeline.from_spec(spec).fit(dataset.axis, dataset.spectra)
+    pipeline = _check_pipeline(spec, dataset, "pipeline")
     if spec == project.preprocessing:
         print(f"preprocessing unchanged: {format_steps(spec)}")
+        if pls_changed:
+            _print_pipelines(project)
+            _save(project, args.out or args.project)
         return 0
 
     epochs = project.epochs_trained
@@ -662,6 +665,7 @@ def cmd_preprocess(args) -> int:
     project.gan_architecture = None
     project.reset_training()
     project.transfer_runs = []
+    project.sweeps = []
     project.models = {}
     if cleared:
         print(f"cleared {' and '.join(cleared)}, trained on the old preprocessing")
@@ -669,8 +673,41 @@ def cmd_preprocess(args) -> int:
         f"preprocessing: {format_steps(spec)} ({pipeline.output_axis.size} points; before "
         f"the final scaling: {pipeline.units_label(dataset.y_unit)})"
     )
+    if project.pls_preprocessing is not None:
+        print(f"PLS preprocessing: {format_steps(project.pls_preprocessing)}")
     _save(project, args.out or args.project)
     return 0
+
+
+def _preset_names() -> list[str]:
+    from specgan_gui.data.preprocessing import PRESETS
+
+    return list(PRESETS)
+
+
+def _check_pipeline(spec, dataset, what: str):
+    """Print the warnings of `spec` and return it fitted on `dataset`.
+
+    Fitting reports a step that cannot run on these spectra before anything
+    in the project changes.
+    """
+    from specgan_gui.data.preprocessing import Pipeline, validate
+
+    for warning in validate(spec, dataset.axis):
+        print(f"warning: {what}: {warning}", file=sys.stderr)
+    return Pipeline.from_spec(spec).fit(dataset.axis, dataset.spectra)
+
+
+def _print_pipelines(project) -> None:
+    from specgan_gui.data.preprocessing import format_steps, validate
+
+    print(f"preprocessing: {format_steps(project.preprocessing)}")
+    for warning in validate(project.preprocessing, project.dataset.axis):
+        print(f"warning: {warning}")
+    if project.pls_preprocessing is None:
+        print("PLS preprocessing: the same")
+    else:
+        print(f"PLS preprocessing: {format_steps(project.pls_preprocessing)}")
 
 
 def _suggest_preprocessing(project, args) -> int:
@@ -1016,6 +1053,13 @@ def build_parser() -> argparse.ArgumentParser:
     choice.add_argument("--suggest", action="store_true",
                         help="rank standard pipelines by nested cross-validation with PLS "
                         "and print the table; stores nothing")
+    pls = prep.add_mutually_exclusive_group()
+    pls.add_argument("--pls-steps", metavar="STEPS",
+                     help="give PLS a pipeline of its own (step syntax or a preset name); "
+                     "the GAN and the networks keep --steps. Transfer runs after this "
+                     "use it")
+    pls.add_argument("--pls-same", action="store_true",
+                     help="let PLS use the networks' pipeline again (the default)")
     prep.add_argument("--force", action="store_true",
                       help="replace the pipeline even when a GAN was trained on the old one")
     prep.add_argument("--max-components", type=int, default=10,

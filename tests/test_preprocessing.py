@@ -356,3 +356,35 @@ def test_cli_help_documents_syntax(capsys):
     assert "savgol:WINDOW[15]:POLYORDER[2]:DERIV[1]:MODE[interp]" in out
     assert "cut:LOW-HIGH[:LOW-HIGH...]" in out
     assert "nir-reflectance: snv,savgol:15:2:1,scale" in out
+
+
+def test_cli_pls_pipeline_kept_apart(project_file, capsys):
+    from specgan_gui.cli import main
+    from specgan_gui.project.store import load_project
+
+    assert main(["preprocess", str(project_file), "--steps", "cut:950-1550,scale"]) == 0
+    assert main(["train", str(project_file), "--epochs", "1", "--batch-size", "21",
+                 "--code-length", "8", "--generator-filters", "4",
+                 "--discriminator-filters", "4", "--checkpoint-interval", "1",
+                 "--device", "cpu"]) == 0
+    capsys.readouterr()
+
+    assert main(["preprocess", str(project_file), "--pls-steps", REFERENCE_STEPS]) == 0
+    out = capsys.readouterr().out
+    assert "PLS preprocessing: cut:950-1550,savgol:15:2:1,scale" in out
+    info = _info(project_file, capsys)
+    assert [s["kind"] for s in info["pls_preprocessing"]] == ["cut", "savgol", "scale"]
+    # PLS's own pipeline leaves the GAN and its pipeline alone.
+    assert info["epochs_trained"] == 1
+    assert [s["kind"] for s in info["preprocessing"]] == ["cut", "scale"]
+
+    assert main(["preprocess", str(project_file), "--pls-steps", "cut:5000-6000"]) == 2
+    assert "outside the axis" in capsys.readouterr().err
+    assert len(load_project(project_file).pls_preprocessing) == 3
+
+    assert main(["preprocess", str(project_file), "--pls-steps", "nir-reflectance"]) == 0
+    assert load_project(project_file).pls_preprocessing[0]["kind"] == "snv"
+
+    assert main(["preprocess", str(project_file), "--pls-same"]) == 0
+    assert "PLS preprocessing: the same" in capsys.readouterr().out
+    assert _info(project_file, capsys)["pls_preprocessing"] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -182,3 +183,24 @@ def test_hundred_long_spectra_in_seconds(coffee):
     assert ranking[0].score < 0.5 * fraction.std()
     # About 2 s on a quiet 2-core machine; the bound leaves room for a loaded one.
     assert seconds < 15
+
+
+def test_samples_without_target_left_out(fermentation):
+    references = fermentation.references.copy()
+    references["glucose"] = references["glucose"].astype(float)
+    blank = [2, 7, 11]
+    references.loc[references.index[blank], "glucose"] = np.nan
+    partial = dataclasses.replace(fermentation, references=references)
+    kept = np.setdiff1d(np.arange(fermentation.n_samples), blank)
+    candidates = {"cut + SG1": "cut:950-1550,savgol:15:2:1,scale", "SNV": "snv,scale"}
+    messages = []
+    state = TaskState(lambda fraction, message: messages.append(message))
+
+    ranked = suggest_pipelines(partial, "glucose", "regression", candidates, task_state=state)
+    expected = suggest_pipelines(fermentation.subset(kept), "glucose", "regression", candidates)
+
+    assert [s.name for s in ranked] == [s.name for s in expected]
+    assert [s.score for s in ranked] == [s.score for s in expected]
+    assert all(s.error == "" for s in ranked)
+    left_out = ", ".join(fermentation.sample_ids[i] for i in blank)
+    assert messages[0] == f"3 samples have no 'glucose' value and are left out: {left_out}"

@@ -35,7 +35,12 @@ from sklearn.model_selection import KFold
 from specgan_gui.data.dataset import SpectralDataset
 from specgan_gui.data.preprocessing import Cut, Crop, Pipeline, format_steps, parse_steps
 from specgan_gui.errors import SettingsError, SpecganError
-from specgan_gui.training.comparison import fold_splits, make_folds, target_values
+from specgan_gui.training.comparison import (
+    fold_splits,
+    make_folds,
+    missing_target,
+    target_values,
+)
 from specgan_gui.training.task import TaskState
 from specgan_gui.training.transfer import TransferSettings
 
@@ -185,13 +190,24 @@ def suggest_pipelines(
         Best first: lowest RMSECV or highest accuracy (fewer components
         first on ties); candidates that failed come last with their error.
 
+    Samples without a value in `target` are left out of the scoring, as
+    the model comparison leaves them out; the first progress message and
+    the log name them.
+
     Raises
     ------
     DataError
-        For a missing or incomplete target or too few samples.
+        For a missing target column, a column without any value, or too
+        few samples.
     """
     if max_components < 1:
         raise SettingsError(f"max_components must be at least 1, got {max_components}.")
+    dataset, left_out = samples_with_target(dataset, target)
+    if left_out:
+        message = left_out_message(target, left_out)
+        logger.info("%s", message)
+        if task_state is not None:
+            task_state.report(0.0, message)
     measured = target_values(dataset, target, task)
     classification = task == "classification"
     classes = sorted(np.unique(measured).tolist()) if classification else None
@@ -243,6 +259,32 @@ def suggest_pipelines(
         if task_state is not None:
             task_state.report((position + 1) / len(scored), f"scored {candidate.name}")
     return _ranked(results, classification)
+
+
+def samples_with_target(
+    dataset: SpectralDataset, target: str
+) -> tuple[SpectralDataset, list[str]]:
+    """Return the samples that have a `target` value, and the ids of those left out.
+
+    A column without any value is returned whole, so that `target_values`
+    reports it; so is a column name the data set does not have.
+    """
+    if target not in map(str, dataset.references.columns):
+        return dataset, []
+    missing = missing_target(dataset, target)
+    if not missing.any() or missing.all():
+        return dataset, []
+    left_out = [dataset.sample_ids[i] for i in np.nonzero(missing)[0]]
+    return dataset.subset(np.nonzero(~missing)[0]), left_out
+
+
+def left_out_message(target: str, sample_ids: list[str]) -> str:
+    """Return a sentence naming the samples without a `target` value."""
+    count = len(sample_ids)
+    subject = ("1 sample has no {} value and is" if count == 1
+               else f"{count} samples have no {{}} value and are").format(repr(target))
+    listed = ", ".join(sample_ids[:10]) + (f" and {count - 10} more" if count > 10 else "")
+    return f"{subject} left out: {listed}"
 
 
 def _as_candidates(candidates, windows) -> list[Candidate]:
