@@ -17,6 +17,8 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QWidget
 
 from specgan_gui.data.dataset import SpectralDataset
+from specgan_gui.data.preprocessing import Pipeline, validate
+from specgan_gui.errors import SpecganError
 from specgan_gui.gui.dialogs import ask_yes_no
 from specgan_gui.gui.worker import TaskRunner
 from specgan_gui.project.project import Project
@@ -31,6 +33,18 @@ def default_task(dataset: SpectralDataset, column: str) -> str:
     if column in dataset.numeric_columns():
         return "regression"
     return "classification"
+
+
+def pipeline_fits(spec: list[dict], dataset: SpectralDataset) -> tuple[bool, str]:
+    """Return whether `spec` runs on `dataset` without a warning, and else why not."""
+    warnings = validate(spec, dataset.axis)
+    if warnings:
+        return False, " ".join(warnings)
+    try:
+        Pipeline.from_spec(spec).fit(dataset.axis, dataset.spectra)
+    except SpecganError as error:
+        return False, str(error)
+    return True, ""
 
 
 class ProjectController(QObject):
@@ -140,11 +154,20 @@ class ProjectController(QObject):
         """Replace the spectra; clears the GAN run, transfer results and models.
 
         The target defaults to the first reference column and the task to
-        what that column's type allows.  The preprocessing pipeline is reset
-        to the final scaling alone, because range steps of the old pipeline may
-        not fit the new axis.
+        what that column's type allows.  The preprocessing pipeline (and
+        PLS's own one) is kept when it runs on the new spectra without a
+        warning, so a lab that imports the next batch keeps its choice.
+        Otherwise it is reset to the final scaling alone, because a range
+        step of the old pipeline may not fit the new axis.  The status bar
+        then shows the reason.
         """
         project = self._project
+        old_spec = project.preprocessing
+        fits, reason = pipeline_fits(old_spec, dataset)
+        if project.pls_preprocessing is not None:
+            pls_fits, _ = pipeline_fits(project.pls_preprocessing, dataset)
+            if not pls_fits:
+                project.pls_preprocessing = None
         project.dataset = dataset
         columns = [str(c) for c in dataset.references.columns]
         if target is None or target not in columns:
@@ -152,13 +175,18 @@ class ProjectController(QObject):
         project.target = target
         if target is not None:
             project.task = task if task in TASKS else default_task(dataset, target)
-        project.preprocessing = [{"kind": "scale", "params": {}}]
+        if not fits:
+            project.preprocessing = [{"kind": "scale", "params": {}}]
         project.preprocessing_state = {}
         project.gan_architecture = None
         project.reset_training()
         self._clear_results()
         log.info("data set %r: %d spectra x %d points, target %s",
                  dataset.name, dataset.n_samples, dataset.n_points, target)
+        if old_spec != project.preprocessing:
+            self.show_status(
+                f"Preprocessing reset to scaling alone: the previous pipeline does not fit "
+                f"the new spectra ({reason})")
         self.dataset_changed.emit()
         self.settings_changed.emit()
         self.training_changed.emit()
@@ -225,6 +253,22 @@ class ProjectController(QObject):
         self.results_changed.emit()
         self._emit_modified()
         return True
+
+    def set_pls_preprocessing(self, spec: list[dict] | None) -> None:
+        """Give PLS its own pipeline spec, or None for the networks' pipeline.
+
+        The GAN run is kept because its spectra do not change.  Stored
+        transfer results stay too: each result row names the pipeline its
+        model used.
+        """
+        project = self._project
+        spec = None if spec is None else [dict(step) for step in spec]
+        if spec == project.pls_preprocessing:
+            return
+        log.info("PLS preprocessing set to %s", spec)
+        project.pls_preprocessing = spec
+        self.settings_changed.emit()
+        self._emit_modified()
 
     # --- training and results ------------------------------------------------
     def has_training(self) -> bool:

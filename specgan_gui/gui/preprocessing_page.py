@@ -106,6 +106,10 @@ MESSAGES = {
     "suggest_finished": messages.info(
         "Best pipeline by cross-validated PLS: {best}. Select a row and press Use selected "
         "to load it into the step list."),
+    "pls_refused": messages.error("PLS's pipeline was not changed. {error}"),
+    "pls_set": messages.info(
+        "PLS now uses its own pipeline {steps}; the GAN and the networks keep theirs. "
+        "Transfer runs from now on use it."),
     "unexpected_error": messages.error("{error}"),
 }
 
@@ -366,6 +370,7 @@ class PreprocessingPage(QWidget):
         action_row.addWidget(self.suggest_button)
 
         self.suggest_box = self._build_suggest_box()
+        self.pls_box = self._build_pls_box()
 
         controls = QWidget()
         controls_layout = QVBoxLayout(controls)
@@ -374,6 +379,7 @@ class PreprocessingPage(QWidget):
         controls_layout.addWidget(form_box)
         controls_layout.addLayout(action_row)
         controls_layout.addWidget(self.state_label)
+        controls_layout.addWidget(self.pls_box)
         controls_layout.addWidget(self.suggest_box)
         controls_layout.addStretch(0)
         scroll = QScrollArea()
@@ -418,6 +424,68 @@ class PreprocessingPage(QWidget):
         layout.addWidget(self.messages)
         layout.addWidget(splitter, 1)
 
+    def _build_pls_box(self) -> QGroupBox:
+        self.pls_label = QLabel()
+        self.pls_label.setWordWrap(True)
+        self.pls_from_list_button = QPushButton("Use step list for PLS")
+        self.pls_from_list_button.setToolTip(
+            "Give PLS the ticked steps as a pipeline of its own. The GAN, the transfer "
+            "networks and their stored pipeline stay as they are, and the GAN run is kept.")
+        self.pls_from_list_button.clicked.connect(lambda: self.set_pls_pipeline(self.spec()))
+        self.pls_same_button = QPushButton("Same as networks")
+        self.pls_same_button.setToolTip("Let PLS use the project's pipeline again.")
+        self.pls_same_button.clicked.connect(lambda: self.set_pls_pipeline(None))
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.pls_from_list_button)
+        buttons.addWidget(self.pls_same_button)
+        buttons.addStretch(1)
+        box = QGroupBox("PLS pipeline")
+        box.setToolTip(
+            "PLS often does best on derivatives or scatter-corrected spectra that a network "
+            "does not need. The comparison fits either pipeline inside every training fold, "
+            "and its table says which pipeline each model used.")
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.pls_label)
+        layout.addLayout(buttons)
+        return box
+
+    def set_pls_pipeline(self, spec: list[dict] | None) -> bool:
+        """Give PLS its own pipeline `spec`, or the networks' one with None.
+
+        A pipeline that cannot run on the spectra is rejected with a message
+        and PLS keeps what it had.  Returns True when `spec` is in effect.
+        """
+        self.messages.clear("pls_refused", "pls_set")
+        dataset = self.controller.dataset
+        if dataset is None:
+            self.messages.show_message("no_data")
+            return False
+        if spec is not None:
+            spec = normalised_spec(spec)
+            stages, error = self._final_stages(spec, dataset)
+            if error:
+                self.messages.show_message("pls_refused", error=error)
+                return False
+            warnings = validate(spec, dataset.axis)
+            if warnings:
+                self.messages.show_message("pls_refused", error=" ".join(warnings))
+                return False
+        self.controller.set_pls_preprocessing(spec)
+        if spec is not None:
+            self.messages.show_message("pls_set", steps=_steps_text(spec))
+        self._update_pls_label()
+        return True
+
+    def _update_pls_label(self) -> None:
+        spec = self.controller.project.pls_preprocessing
+        if spec is None:
+            self.pls_label.setText("PLS uses the same pipeline as the GAN and the networks.")
+        else:
+            self.pls_label.setText(f"PLS uses its own pipeline: {_steps_text(spec)}")
+        has_data = self.controller.dataset is not None
+        self.pls_from_list_button.setEnabled(has_data and not self.controller.is_busy)
+        self.pls_same_button.setEnabled(spec is not None and not self.controller.is_busy)
+
     def _build_suggest_box(self) -> QGroupBox:
         self.suggest_progress = QProgressBar()
         self.suggest_progress.setRange(0, 1000)
@@ -434,10 +502,15 @@ class PreprocessingPage(QWidget):
         self.use_suggestion_button.setToolTip(
             "Load the selected pipeline into the step list; Apply stores it.")
         self.use_suggestion_button.clicked.connect(lambda: self.use_suggestion())
+        self.use_suggestion_for_pls_button = QPushButton("Use for PLS")
+        self.use_suggestion_for_pls_button.setToolTip(
+            "Give PLS the selected pipeline as its own, keeping the networks' pipeline.")
+        self.use_suggestion_for_pls_button.clicked.connect(self._use_suggestion_for_pls)
         self.stop_suggest_button = QPushButton("Stop")
         self.stop_suggest_button.clicked.connect(self.suggest_runner.stop)
         buttons = QHBoxLayout()
         buttons.addWidget(self.use_suggestion_button)
+        buttons.addWidget(self.use_suggestion_for_pls_button)
         buttons.addStretch(1)
         buttons.addWidget(self.stop_suggest_button)
         box = QGroupBox("Suggested pipelines")
@@ -750,6 +823,12 @@ class PreprocessingPage(QWidget):
             f"Loaded the suggested pipeline {suggestion.name}; press Apply to store it.")
         return True
 
+    @Slot()
+    def _use_suggestion_for_pls(self) -> None:
+        row = self.suggest_table.currentRow()
+        if 0 <= row < len(self.suggestions):
+            self.set_pls_pipeline(self.suggestions[row].spec())
+
     # --- storing ---------------------------------------------------------------
     @Slot()
     def _on_apply_clicked(self) -> None:
@@ -859,6 +938,7 @@ class PreprocessingPage(QWidget):
         self._draw_selected_step()
 
     def _update_state_label(self) -> None:
+        self._update_pls_label()
         if self.controller.dataset is None:
             self.state_label.setText("")
             return
@@ -885,6 +965,9 @@ class PreprocessingPage(QWidget):
         running = self.suggest_runner.is_running
         self.stop_suggest_button.setEnabled(running)
         self.use_suggestion_button.setEnabled(not running and bool(self.suggestions))
+        self.use_suggestion_for_pls_button.setEnabled(
+            not running and not busy and bool(self.suggestions))
+        self._update_pls_label()
 
     # --- preview -------------------------------------------------------------
     @property

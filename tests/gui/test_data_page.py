@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -143,3 +145,29 @@ def test_references_keep_richer_pipeline(window, fermentation_files):
     assert window.controller.project.preprocessing == spec
     assert window.preprocessing_page.spec() == spec
     assert "cut:950-1550, savgol:15:2:1, scale" in page.pipeline_label.text()
+
+
+def test_next_import_keeps_fitting_pipeline(window, fermentation_files):
+    spectra_path, _, _ = fermentation_files
+    page = window.data_page
+    project = window.controller.project
+    assert page.import_files([spectra_path])
+    spec = parse_steps("cut:950-1550,savgol:15:2:1,scale")
+    assert window.preprocessing_page.set_pipeline(spec)
+    window.controller.set_pls_preprocessing(parse_steps("snv,scale"))
+
+    # The next batch on the same axis keeps both pipelines.
+    assert page.import_files([spectra_path])
+    assert project.preprocessing == spec
+    assert project.pls_preprocessing == parse_steps("snv,scale")
+    assert window.preprocessing_page.spec() == spec
+
+    # Spectra that end below the cut window cannot keep it.
+    dataset = project.dataset
+    below = dataset.axis < 900
+    short = dataclasses.replace(
+        dataset, axis=dataset.axis[below], spectra=dataset.spectra[:, below])
+    window.controller.set_dataset(short)
+    assert project.preprocessing == parse_steps("scale")
+    assert project.pls_preprocessing == parse_steps("snv,scale")
+    assert "does not fit the new spectra" in window.statusBar().currentMessage()

@@ -340,3 +340,37 @@ def test_preview_speed_100_spectra(qtbot, window):
         print(f"  {name}: {compute:.3f} s + {paint:.3f} s")
     # About 0.1 s + 0.15 s on a shared 2-core machine; the bound leaves room for a busy one.
     assert max(compute + paint for compute, paint in timings.values()) < 1.5
+
+
+def test_pls_pipeline_kept_apart(qtbot, window, dialogs, task_runner):
+    window.open_example("fermentation")
+    page = window.preprocessing_page
+    project = window.controller.project
+    assert page.set_pipeline(parse_steps("cut:950-1550,scale"))
+    training = window.training_page
+    training.epochs_spinbox.setValue(1)
+    training.checkpoint_interval_spinbox.setValue(1)
+    assert task_runner(qtbot, training.runner, training.start_training).kind == "finished"
+    assert "same pipeline" in page.pls_label.text()
+    assert not page.pls_same_button.isEnabled()
+
+    page.load_steps("cut:5000-6000,scale")
+    _settle(qtbot, page)
+    assert not page.set_pls_pipeline(page.spec())
+    assert page.messages.active_keys()[-1] == "pls_refused"
+    assert project.pls_preprocessing is None
+
+    page.load_steps(REFERENCE_STEPS)
+    _settle(qtbot, page)
+    page.pls_from_list_button.click()
+    assert project.pls_preprocessing == parse_steps(REFERENCE_STEPS)
+    assert "own pipeline: cut:950-1550, savgol:15:2:1, scale" in page.pls_label.text()
+    # The networks' pipeline and the GAN run stay; no question was needed.
+    assert project.preprocessing == parse_steps("cut:950-1550,scale")
+    assert project.epochs_trained == 1
+    assert dialogs.questions == []
+    assert window.controller.modified
+
+    page.pls_same_button.click()
+    assert project.pls_preprocessing is None
+    assert "same pipeline" in page.pls_label.text()
