@@ -30,5 +30,9 @@ test: $(BIN)/.installed
 screenshots: $(BIN)/.installed
 	QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/screenshots.py
 
+# Prints every figure of docs/performance.md; takes about 30 minutes on 2 cores.
+benchmark: $(BIN)/.installed
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m benchmarks
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -12,10 +12,13 @@ from specgan_gui.models.gan1d import (
     GANArchitecture,
     Generator,
     count_parameters,
+    layer_flops,
     load_numpy_state,
     pad_array,
     pad_spectra,
     state_to_numpy,
+    training_batch_flops,
+    training_epoch_flops,
 )
 
 REFERENCE_POINTS = 1868
@@ -173,3 +176,56 @@ def test_numpy_state_rejects_other_shape():
     wide = Discriminator(GANArchitecture(64, hidden_units=16, discriminator_filters=128))
     with pytest.raises(ValueError, match="shape"):
         load_numpy_state(small, state_to_numpy(wide))
+
+
+# A small architecture counted by hand: 8 points (4 after one pooling, 2 after
+# two), code length 2, 2 generator filters, 3 discriminator filters, 4 hidden
+# units, so the Dense layers see 2 * 32 = 64 values.
+SMALL_FLOPS = GANArchitecture(8, code_length=2, generator_filters=2, discriminator_filters=3,
+                              hidden_units=4)
+
+
+def test_layer_flops_hand_count():
+    counts = layer_flops(SMALL_FLOPS)
+    assert counts["generator"] == {
+        "dense1": 2 * 2 * 4,  # 16
+        "dense2": 2 * 4 * 64,  # 512
+        "conv1": 2 * 32 * 3 * 2 * 4,  # 1536: 32 channels in, kernel 3, 2 out, 4 points
+        "conv2": 2 * 2 * 3 * 1 * 8,  # 96
+    }
+    assert counts["discriminator"] == {
+        "conv1": 2 * 1 * 3 * 3 * 8,  # 144
+        "conv2": 2 * 3 * 3 * 32 * 4,  # 2304
+        "dense": 2 * 64 * 4,  # 512
+        "output": 2 * 4,  # 8
+    }
+
+
+def test_training_batch_flops_hand_count():
+    generator, discriminator = 2160, 2968  # sums of the layer counts above
+    # Discriminator step on 5 real and 5 generated spectra: generate, then
+    # forward, weight gradients and input gradients of all but conv1 (144).
+    discriminator_step = 5 * generator + 10 * (discriminator * 2 + discriminator - 144)
+    # Generator step: discriminator forward and input gradients, generator
+    # weight gradients and input gradients of all but dense1 (16).
+    generator_step = 5 * (discriminator * 2 + generator * 2 - 16)
+    assert training_batch_flops(SMALL_FLOPS, 5) == discriminator_step + generator_step
+    assert training_batch_flops(SMALL_FLOPS, 5, discriminator_steps=2) == (
+        2 * discriminator_step + generator_step
+    )
+    # Generating the batch again and discriminator weight gradients.
+    assert training_batch_flops(SMALL_FLOPS, 5, reuse_generated=False) == (
+        discriminator_step + generator_step + 5 * (generator + discriminator)
+    )
+
+
+def test_training_epoch_flops_counts_last_batch():
+    expected = 2 * training_batch_flops(SMALL_FLOPS, 5) + training_batch_flops(SMALL_FLOPS, 3)
+    assert training_epoch_flops(SMALL_FLOPS, 13, 5) == expected
+    assert training_epoch_flops(SMALL_FLOPS, 10, 5) == 2 * training_batch_flops(SMALL_FLOPS, 5)
+
+
+def test_reference_epoch_flops():
+    architecture = GANArchitecture(REFERENCE_POINTS)
+    assert training_epoch_flops(architecture, 40, 40) == 18_791_485_440
+    assert training_epoch_flops(architecture, 40, 40, reuse_generated=False) == 22_223_728_640

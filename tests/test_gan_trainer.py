@@ -12,7 +12,8 @@ import torch
 from specgan_gui.data.preprocessing import Pipeline
 from specgan_gui.errors import DataError, SettingsError
 from specgan_gui.models.gan1d import Discriminator, GANArchitecture, load_numpy_state, pad_spectra
-from specgan_gui.training.device import resolve_device
+from specgan_gui.models.gan1d import training_epoch_flops
+from specgan_gui.training.device import resolve_device, resolve_precision
 from specgan_gui.training.gan_trainer import (
     EpochStats,
     GANTrainer,
@@ -451,6 +452,7 @@ def test_non_finite_in_first_epoch_emits_no_checkpoint(spectra):
         ("checkpoint_interval", -1),
         ("seed", -1),
         ("device", "tpu"),
+        ("precision", "fp16"),
     ],
 )
 def test_invalid_settings_raise(name, value):
@@ -495,7 +497,9 @@ def test_cuda_unavailable_raises():
 @needs_cuda
 def test_cuda_run_and_cpu_resume(spectra):
     architecture = GANArchitecture(POINTS, **SMALL)
-    trainer = GANTrainer(spectra, architecture, make_settings(device="cuda", batch_size=30))
+    trainer = GANTrainer(
+        spectra, architecture, make_settings(device="cuda", batch_size=30, precision="float32")
+    )
     assert trainer.device.type == "cuda"
     assert next(trainer.generator.parameters()).is_cuda
     cpu = GANTrainer(spectra, architecture, make_settings(epochs=1, batch_size=30))
@@ -522,3 +526,111 @@ def test_cuda_run_and_cpu_resume(spectra):
     resumed = GANTrainer(spectra, architecture, make_settings(epochs=3, batch_size=30), state)
     assert resumed.device.type == "cpu"
     assert resumed.run().epochs_completed == 3
+
+
+def test_settings_without_precision_load():
+    # Projects stored before the precision setting existed have no such key.
+    values = GANTrainingSettings().to_dict()
+    del values["precision"]
+    assert GANTrainingSettings.from_dict(values).precision == "auto"
+
+
+def test_resolve_precision_cpu():
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) is None
+    assert resolve_precision(" Float32 ", cpu) is None
+    with pytest.raises(SettingsError, match="only available for training on a CUDA GPU"):
+        resolve_precision("bf16", cpu)
+    with pytest.raises(SettingsError, match="Unknown precision 'fp16'"):
+        resolve_precision("fp16", cpu)
+
+
+def test_resolve_precision_cuda_support():
+    # A torch.device object needs no GPU; support is passed in explicitly.
+    cuda = torch.device("cuda")
+    assert resolve_precision("auto", cuda, bf16_supported=True) is torch.bfloat16
+    assert resolve_precision("bf16", cuda, bf16_supported=True) is torch.bfloat16
+    assert resolve_precision("auto", cuda, bf16_supported=False) is None
+    assert resolve_precision("float32", cuda, bf16_supported=True) is None
+    with pytest.raises(SettingsError, match="does not support bf16"):
+        resolve_precision("bf16", cuda, bf16_supported=False)
+
+
+def test_cpu_trainer_uses_float32(spectra):
+    trainer = GANTrainer(spectra, GANArchitecture(POINTS, **SMALL), make_settings())
+    assert trainer.autocast_dtype is None
+    assert trainer._generator_forward is trainer.generator
+    with pytest.raises(SettingsError, match="bf16"):
+        GANTrainer(spectra, GANArchitecture(POINTS, **SMALL), make_settings(precision="bf16"))
+
+
+@pytest.mark.parametrize("discriminator_steps", [1, 2])
+def test_epoch_flops_match_torch_counter(spectra, discriminator_steps):
+    """The analytic count equals torch's FLOP counter over a real epoch."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    architecture = GANArchitecture(POINTS, **SMALL)
+    settings = make_settings(
+        epochs=1, batch_size=25, discriminator_steps=discriminator_steps, snapshot_interval=5
+    )
+    trainer = GANTrainer(spectra[:55], architecture, settings)
+    with FlopCounterMode(display=False) as counter:
+        trainer.run()
+    expected = training_epoch_flops(architecture, 55, 25, discriminator_steps)
+    assert counter.get_total_flops() == expected
+
+
+def test_compiled_training_matches_uncompiled(spectra):
+    # The "eager" backend traces the networks with torch.compile without
+    # generating code, so the compiled path must repeat the plain one exactly.
+    architecture = GANArchitecture(POINTS, **SMALL)
+    # 60 spectra: batches of 25, 25 and 10, and a discriminator step without
+    # generator gradients before each of the two with them.
+    settings = make_settings(batch_size=25, discriminator_steps=2)
+    plain = GANTrainer(spectra, architecture, settings)
+    compiled = GANTrainer(spectra, architecture, settings)
+    assert compiled._compile_for_training(backend="eager")
+    assert compiled._generator_forward is not compiled.generator
+    assert all(p.grad is None for p in compiled.generator.parameters())
+    assert all(p.grad is None for p in compiled.discriminator.parameters())
+    plain_record, compiled_record = Recorder(), Recorder()
+    plain.run(callbacks=plain_record)
+    compiled.run(callbacks=compiled_record)
+    assert [s.to_dict() | {"seconds": 0} for s in compiled_record.stats] == [
+        s.to_dict() | {"seconds": 0} for s in plain_record.stats
+    ]
+    for name, value in plain.generator.state_dict().items():
+        assert torch.equal(compiled.generator.state_dict()[name], value), name
+
+
+def _failing_backend(graph_module, example_inputs):
+    raise RuntimeError("compiler not installed")
+
+
+def test_compile_failure_falls_back(spectra, caplog):
+    architecture = GANArchitecture(POINTS, **SMALL)
+    trainer = GANTrainer(spectra, architecture, make_settings(epochs=1))
+    weights = {k: v.clone() for k, v in trainer.discriminator.state_dict().items()}
+    assert not trainer._compile_for_training(backend=_failing_backend)
+    assert "training runs uncompiled" in caplog.text
+    assert trainer._generator_forward is trainer.generator
+    assert trainer._discriminator_forward is trainer.discriminator
+    assert all(p.requires_grad for p in trainer.discriminator.parameters())
+    for name, value in trainer.discriminator.state_dict().items():
+        assert torch.equal(value, weights[name]), name
+    assert trainer.run().epochs_completed == 1
+
+
+@needs_cuda
+def test_cuda_bf16_run(spectra):
+    architecture = GANArchitecture(POINTS, **SMALL)
+    trainer = GANTrainer(spectra, architecture, make_settings(device="cuda", batch_size=25))
+    expected = torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    assert trainer.autocast_dtype is expected
+    recorder = Recorder()
+    assert trainer.run(callbacks=recorder).epochs_completed == 2
+    for stats in recorder.stats:
+        assert all(math.isfinite(v) for v in stats.to_dict().values())
+    # Weights stay float32 under autocast.
+    assert all(p.dtype == torch.float32 for p in trainer.generator.parameters())
+    assert trainer.snapshot().spectra.dtype == np.float32

@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(meant for scripted checks)",
     )
     parser.add_argument(
+        "--print-shown",
+        action="store_true",
+        help="print 'window shown' on standard output once the event loop runs with the "
+        "window shown (meant for start-up time measurements)",
+    )
+    parser.add_argument(
         "--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         help="how much to log on standard error (default: WARNING)",
     )
@@ -121,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     reporter.install()
     window = MainWindow()
     window.show()
+    if args.print_shown:
+        # A zero-delay timer fires once the event loop runs, after the events
+        # that show() queued, so the line marks the window on screen.
+        QTimer.singleShot(0, lambda: print("window shown", flush=True))
     if args.example:
         window.open_example(args.example, ask=False)
     elif args.project:

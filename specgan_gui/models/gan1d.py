@@ -274,3 +274,87 @@ def load_numpy_state(module: nn.Module, state: dict[str, np.ndarray]) -> None:
             )
         tensors[name] = torch.from_numpy(array.copy()).to(target.dtype)
     module.load_state_dict(tensors)
+
+
+def layer_flops(architecture: GANArchitecture) -> dict[str, dict[str, int]]:
+    """Count the floating-point operations of each layer's forward pass for one spectrum.
+
+    Only the Dense and convolution layers are counted, at 2 operations per
+    multiply-add (``2 * inputs * outputs`` for Dense, ``2 * in_channels *
+    kernel * out_channels * length`` for a convolution).  Bias additions,
+    activations, pooling, upsampling and the optimizer update are left out
+    because they are elementwise, so a FLOP rate from this count measures
+    how well the matrix products run.
+    """
+    a = architecture
+    flat = a.reduced_points * a.bottleneck_channels
+    half = a.padded_points // 2
+    generator = {
+        "dense1": 2 * a.code_length * a.hidden_units,
+        "dense2": 2 * a.hidden_units * flat,
+        "conv1": 2 * a.bottleneck_channels * 3 * a.generator_filters * half,
+        "conv2": 2 * a.generator_filters * 3 * 1 * a.padded_points,
+    }
+    discriminator = {
+        "conv1": 2 * 1 * 3 * a.discriminator_filters * a.padded_points,
+        "conv2": 2 * a.discriminator_filters * 3 * a.bottleneck_channels * half,
+        "dense": 2 * flat * a.hidden_units,
+        "output": 2 * a.hidden_units,
+    }
+    return {"generator": generator, "discriminator": discriminator}
+
+
+def training_batch_flops(
+    architecture: GANArchitecture,
+    batch: int,
+    discriminator_steps: int = 1,
+    reuse_generated: bool = True,
+) -> int:
+    """Count the floating-point operations of one GAN training batch.
+
+    The backward pass of a layer costs its forward count once for the
+    weight gradient and once more for the input gradient.  A layer gets no
+    input gradient when nothing before it needs one (the first layer of
+    each network), and no weight gradient when its network is frozen.
+
+    With ``reuse_generated`` (as `GANTrainer` runs it) the generator step
+    reuses the spectra of the last discriminator step and freezes the
+    discriminator.  Without it (a plain implementation) the generator step
+    generates the batch again and computes discriminator weight gradients
+    that it then discards.
+    """
+    counts = layer_flops(architecture)
+    generator = sum(counts["generator"].values())
+    discriminator = sum(counts["discriminator"].values())
+    generator_input_grads = generator - counts["generator"]["dense1"]
+    discriminator_input_grads = discriminator - counts["discriminator"]["conv1"]
+
+    # Discriminator steps: generate a batch, then real and generated spectra
+    # forward and backward (weights and inner inputs) through the discriminator.
+    per_step = batch * generator + 2 * batch * (
+        discriminator + discriminator + discriminator_input_grads
+    )
+    total = discriminator_steps * per_step
+    # Generator step: discriminator forward and backward down to its input,
+    # then the generator's weight and inner input gradients.
+    total += batch * (discriminator + discriminator + generator + generator_input_grads)
+    if not reuse_generated:
+        total += batch * (generator + discriminator)
+    return int(total)
+
+
+def training_epoch_flops(
+    architecture: GANArchitecture,
+    n_spectra: int,
+    batch_size: int,
+    discriminator_steps: int = 1,
+    reuse_generated: bool = True,
+) -> int:
+    """Count the floating-point operations of one epoch (see `training_batch_flops`)."""
+    full, rest = divmod(n_spectra, batch_size)
+    total = full * training_batch_flops(
+        architecture, batch_size, discriminator_steps, reuse_generated
+    )
+    if rest:
+        total += training_batch_flops(architecture, rest, discriminator_steps, reuse_generated)
+    return int(total)

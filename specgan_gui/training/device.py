@@ -64,3 +64,63 @@ def _cuda_device(text: str) -> torch.device:
             f"(cuda:0 to cuda:{count - 1})."
         )
     return device
+
+
+#: Precision names a user may choose in the settings.
+PRECISION_CHOICES = ("auto", "float32", "bf16")
+
+
+def resolve_precision(
+    name: str, device: torch.device, bf16_supported: bool | None = None
+) -> torch.dtype | None:
+    """Turn a precision setting into the autocast dtype of training.
+
+    Parameters
+    ----------
+    name
+        ``"auto"`` (bf16 on a CUDA device that supports it, else float32),
+        ``"float32"`` or ``"bf16"``.
+    device
+        The device that training runs on, from `resolve_device`.
+    bf16_supported
+        Whether the CUDA device supports bf16.  ``None`` queries
+        `torch.cuda.is_bf16_supported`.
+
+    Returns
+    -------
+    torch.dtype or None
+        ``torch.bfloat16`` for mixed precision under `torch.autocast`, or
+        ``None`` for plain float32.  Weights, gradients and Adam states stay
+        float32 in both cases.
+
+    Raises
+    ------
+    SettingsError
+        If the name is unknown, or bf16 is requested on the CPU or on a GPU
+        without bf16 support.
+    """
+    text = str(name).strip().lower()
+    if text not in PRECISION_CHOICES:
+        raise SettingsError(
+            f"Unknown precision {name!r}. Choose one of {', '.join(PRECISION_CHOICES)}."
+        )
+    if text == "float32":
+        return None
+    if device.type != "cuda":
+        if text == "bf16":
+            raise SettingsError(
+                f"Precision 'bf16' is only available for training on a CUDA GPU, but the "
+                f"device is {device}. Set the precision to 'auto' or 'float32'."
+            )
+        return None
+    if bf16_supported is None:
+        bf16_supported = torch.cuda.is_bf16_supported()
+    if bf16_supported:
+        logger.debug("precision %r resolved to bf16 on %s", text, device)
+        return torch.bfloat16
+    if text == "bf16":
+        raise SettingsError(
+            f"Precision 'bf16' was requested, but GPU {device} does not support bf16. "
+            "Set the precision to 'auto' or 'float32'."
+        )
+    return None
