@@ -1,0 +1,1 @@
+"""Benchmarks of specgan_gui: run ``python -m benchmarks`` (see docs/performance.md)."""
