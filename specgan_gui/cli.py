@@ -303,12 +303,15 @@ def _transfer_settings(args):
     from specgan_gui.training.transfer import TransferSettings
 
     values = {}
-    for key in ("epochs", "learning_rate", "batch_size", "cv", "n_folds", "seed", "device"):
+    for key in ("epochs", "learning_rate", "batch_size", "cv", "n_folds", "seed", "device",
+                "repeats", "group_column", "patience", "validation_fraction", "head_units"):
         value = getattr(args, f"transfer_{key}", None)
         if value is not None:
             values[key] = value
     if getattr(args, "freeze_trunk", False):
         values["freeze_trunk"] = True
+    if getattr(args, "no_early_stopping", False):
+        values["early_stopping"] = False
     return TransferSettings.from_dict(values)
 
 
@@ -345,12 +348,78 @@ def _transfer(project, settings, checkpoint_epoch=None, quiet=False):
         print(f"transfer {fraction:5.0%}  {message}", flush=True)
 
     task = TaskState(on_progress)
+    started = time.perf_counter()
     with _StopOnInterrupt(task, "the comparison"):
         result = run_transfer(project, settings, checkpoint_epoch, task)
+    seconds = time.perf_counter() - started
 
-    print(f"cross-validated comparison on checkpoint epoch {result.checkpoint_epoch}:")
-    _print_table(result.rows)
+    print(f"cross-validated comparison on checkpoint epoch {result.checkpoint_epoch} "
+          f"({_describe_cv(result.settings, result.fold_of_sample)}, {seconds:.0f} s):")
+    _print_comparison(result)
     return result
+
+
+def _describe_cv(settings: dict, fold_of_sample) -> str:
+    n_folds = int(np.max(fold_of_sample)) + 1
+    repeats = int(settings.get("repeats", 1))
+    text = f"{n_folds} folds x {repeats} repeat{'s' if repeats != 1 else ''}"
+    if settings.get("group_column"):
+        text += f", grouped by {settings['group_column']}"
+    return text
+
+
+def _print_comparison(result) -> None:
+    """Print the comparison table, the warnings and the verdict."""
+    metric = "rmsecv" if result.task == "regression" else "accuracy"
+    rows = []
+    for row in result.rows:
+        line = {"model": row["model"], "target": row.get("target", result.target),
+                metric: row[metric], "spread": row.get(f"{metric}_std")}
+        if metric == "rmsecv":
+            line["r2"] = row.get("r2")
+        line["components"] = row.get("components")
+        line["epochs used"] = row.get("epochs_used")
+        line["preprocessing"] = row.get("preprocessing")
+        rows.append(line)
+    _print_table(rows)
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    for line in result.verdict.splitlines():
+        print(f"verdict: {line}")
+
+
+def _sweep(project, settings, epochs=None, quiet=False):
+    """Run the checkpoint sweep and print its table; Ctrl+C stops it (`Cancelled`)."""
+    from specgan_gui.training.task import TaskState
+    from specgan_gui.training.workflow import run_sweep
+
+    last = [-1.0]
+
+    def on_progress(fraction, message):
+        if quiet or fraction - last[0] < 0.1 and fraction < 1:
+            return
+        last[0] = fraction
+        print(f"sweep {fraction:5.0%}  {message}", flush=True)
+
+    task = TaskState(on_progress)
+    started = time.perf_counter()
+    with _StopOnInterrupt(task, "the sweep"):
+        result = run_sweep(project, settings, epochs, task)
+    seconds = time.perf_counter() - started
+    print(f"checkpoint sweep ({len(result.epochs)} checkpoints, {seconds:.0f} s):")
+    _print_sweep(result)
+    return result
+
+
+def _print_sweep(result) -> None:
+    best = result.best_epoch
+    rows = [
+        {"epoch": int(epoch), result.metric: float(value), "spread": float(spread),
+         "epochs used": float(used), "best": "*" if int(epoch) == best else ""}
+        for epoch, value, spread, used in zip(result.epochs, result.values, result.spread,
+                                              result.epochs_used)
+    ]
+    _print_table(rows)
 
 
 def _save(project, path, stream=None) -> None:
@@ -530,19 +599,61 @@ def cmd_transfer(args) -> int:
     from specgan_gui.training.task import Cancelled
 
     project = _load(args.project)
+    if args.targets:
+        _set_targets(project, args.targets, args.project)
     if project.dataset is not None and not project.target:
         raise SpecganError(
             f"{args.project} has no reference column to predict. Import the spectra again "
             f"with --targets TABLE and --target COLUMN."
         )
+    if args.checkpoints is not None and not args.sweep:
+        raise SpecganError("--checkpoints chooses the epochs of a sweep; add --sweep.")
+    settings = _transfer_settings(args)
+    checkpoint = args.checkpoint
     try:
-        _transfer(project, _transfer_settings(args), args.checkpoint)
+        if args.sweep:
+            sweep = _sweep(project, settings, args.checkpoints)
+            if checkpoint is None:
+                checkpoint = sweep.best_epoch
+                print(f"comparing at the sweep's best epoch, {checkpoint}")
+        _transfer(project, settings, checkpoint)
     except Cancelled:
-        print(f"the comparison was stopped; {args.out or args.project} was not changed",
-              file=sys.stderr)
+        print(f"the {'sweep or ' if args.sweep else ''}comparison was stopped; "
+              f"{args.out or args.project} was not changed", file=sys.stderr)
         return EXIT_INTERRUPTED
     _save(project, args.out or args.project)
     return 0
+
+
+def _set_targets(project, targets: list[str], path) -> None:
+    """Make the first of `targets` the project's target and the rest its extra targets."""
+    if project.dataset is not None:
+        columns = [str(c) for c in project.dataset.references.columns]
+        unknown = [t for t in targets if t not in columns]
+        if unknown:
+            raise SpecganError(
+                f"--target {unknown[0]!r} is not a reference column of {path} (columns: "
+                f"{', '.join(columns) or 'none'}). Choose one of those columns."
+            )
+    if len(targets) > 1 and project.task != "regression":
+        raise SpecganError(
+            f"Several --target columns need regression, but {path} is a {project.task} "
+            f"project. Give one --target."
+        )
+    project.target = targets[0]
+    project.extra_targets = list(dict.fromkeys(t for t in targets[1:] if t != targets[0]))
+
+
+def _epoch_list(text: str) -> list[int]:
+    try:
+        epochs = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid epoch list {text!r}; give epochs separated by commas, e.g. 100,200"
+        ) from None
+    if not epochs:
+        raise argparse.ArgumentTypeError("the epoch list is empty; give e.g. 100,200")
+    return epochs
 
 
 def cmd_predict(args) -> int:
@@ -788,6 +899,14 @@ def cmd_info(args) -> int:
         if key == "transfer_results":
             print("transfer_results:")
             _print_table(value)
+        elif key == "sweep":
+            print("sweep:" + ("" if value else " none"))
+            if value:
+                _print_table(value)
+        elif key == "alarms":
+            print("alarms:" + ("" if value else " none"))
+            for alarm in value:
+                print(f"  epoch {alarm['epoch']}: {alarm['kind']}: {alarm['message']}")
         else:
             print(f"{key}: {value}")
     return 0
@@ -928,6 +1047,24 @@ def _add_transfer_options(parser) -> None:
                        help=f"folds for kfold (default: {defaults.n_folds})")
     group.add_argument("--freeze-trunk", action="store_true",
                        help="train only the new head (default: train the whole network)")
+    group.add_argument("--repeats", dest="transfer_repeats", type=int,
+                       help="repetitions of the cross-validation with seeds seed, seed+1, ... "
+                       f"(default: {defaults.repeats})")
+    group.add_argument("--group", dest="transfer_group_column", metavar="COLUMN",
+                       help="reference column whose equal values (replicates, measuring "
+                       "days) always share a fold (default: no grouping)")
+    group.add_argument("--head-units", dest="transfer_head_units", type=int,
+                       help="units of a hidden ReLU layer before the output; 0 for a linear "
+                       f"head (default: {defaults.head_units})")
+    group.add_argument("--no-early-stopping", action="store_true",
+                       help="train every fold for --transfer-epochs (default: stop when the "
+                       "loss on an inner validation split stops falling)")
+    group.add_argument("--patience", dest="transfer_patience", type=int,
+                       help="epochs without a lower validation loss before early stopping "
+                       f"(default: {defaults.patience})")
+    group.add_argument("--validation-fraction", dest="transfer_validation_fraction",
+                       type=float, help="fraction of each training fold held out for early "
+                       f"stopping (default: {defaults.validation_fraction:g})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1012,6 +1149,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     transfer = add_command("transfer", help="compare GAN transfer, from scratch and PLS")
     transfer.add_argument("project")
+    transfer.add_argument("--sweep", action="store_true",
+                          help="cross-validate GAN transfer from every checkpoint first, "
+                          "then compare at the best epoch (unless --checkpoint)")
+    transfer.add_argument("--checkpoints", type=_epoch_list, metavar="EPOCHS",
+                          help="checkpoint epochs the sweep uses, e.g. 100,200 (default: all)")
+    transfer.add_argument("--target", dest="targets", action="append", metavar="COLUMN",
+                          help="reference column to predict; repeat for several (regression "
+                          "only). Stored as the project's targets (default: the project's)")
     transfer.add_argument("--checkpoint", type=int,
                           help="GAN epoch to transfer (default: the newest checkpoint)")
     transfer.add_argument("--out", help="write to this file instead of PROJECT")

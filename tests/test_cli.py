@@ -257,3 +257,124 @@ def test_console_script_runs():
     )
     assert result.returncode == 0
     assert result.stdout.startswith("specgan ")
+
+
+SWEEP = ["--transfer-epochs", "1", "--cv", "kfold", "--folds", "3", "--patience", "1"]
+
+
+@pytest.fixture(scope="module")
+def swept_project(demo_project, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep") / "swept.h5"
+    code = main(["transfer", str(demo_project), "--sweep", "--checkpoints", "1,3",
+                 "--repeats", "2", "--head-units", "4", *SWEEP, "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_transfer_sweep_prints_tables(demo_project, tmp_path, capsys):
+    out = tmp_path / "printed.h5"
+    capsys.readouterr()
+    code = main(["transfer", str(demo_project), "--sweep", "--checkpoints", "2",
+                 "--freeze-trunk", "--no-early-stopping", *SWEEP, "--out", str(out)])
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("checkpoint sweep")))
+    assert lines[start].startswith("checkpoint sweep (1 checkpoints")
+    assert lines[start + 1].split() == ["epoch", "rmsecv", "spread", "epochs", "used", "best"]
+    assert lines[start + 2].split()[0] == "2"
+    assert lines[start + 2].split()[-1] == "*"
+    assert "comparing at the sweep's best epoch, 2" in lines
+    header = next(line for line in lines if line.startswith("model "))
+    assert header.split()[:5] == ["model", "target", "rmsecv", "spread", "r2"]
+    assert any(line.startswith("warning: 21 samples for ") for line in lines)
+    verdicts = [line for line in lines if line.startswith("verdict: ")]
+    assert len(verdicts) == 1
+    assert "GAN transfer" in verdicts[0]
+    assert "PLS" in verdicts[0]
+    assert "3 folds x 1 repeat" in verdicts[0]
+
+
+def test_transfer_sweep_stored(swept_project, capsys):
+    from specgan_gui.training.comparison import ComparisonResult
+    from specgan_gui.training.sweep import SweepResult
+
+    project = load_project(swept_project)
+    assert len(project.sweeps) == 1
+    sweep = SweepResult.from_record(project.sweeps[0])
+    assert sweep.epochs.tolist() == [1, 3]
+    assert project.transfer_settings["repeats"] == 2
+    assert project.transfer_settings["head_units"] == 4
+    result = ComparisonResult.from_record(project.transfer_runs[-1])
+    assert result.checkpoint_epoch == sweep.best_epoch
+    assert result.repeats == 2
+    assert result.fold_errors["GAN transfer"].shape == (2, 3, 1)
+    assert result.verdict.startswith(("GAN transfer's fold RMSE", "No evidence"))
+    info = _info(swept_project, capsys)
+    assert [point["epoch"] for point in info["sweep"]] == [1, 3]
+    np.testing.assert_allclose([point["rmsecv"] for point in info["sweep"]], sweep.values)
+    assert info["alarms"] == []
+    assert info["targets"] == ["glucose"]
+
+
+def test_info_prints_sweep_and_alarms(swept_project, tmp_path, capsys):
+    from specgan_gui.project.store import save_project
+
+    project = load_project(swept_project)
+    project.alarms.append({"epoch": 2, "kind": "flat_output",
+                           "message": "generated spectra are flat lines"})
+    path = tmp_path / "alarmed.h5"
+    save_project(project, path)
+    capsys.readouterr()
+    assert main(["info", str(path)]) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    start = lines.index("sweep:")
+    assert lines[start + 1].split() == ["epoch", "rmsecv"]
+    assert lines[start + 2].split()[0] == "1"
+    assert lines[start + 3].split()[0] == "3"
+    assert "  epoch 2: flat_output: generated spectra are flat lines" in lines
+    info = _info(path, capsys)
+    assert info["alarms"] == [{"epoch": 2, "kind": "flat_output",
+                               "message": "generated spectra are flat lines"}]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--checkpoints", "1"], "--checkpoints chooses the epochs of a sweep; add --sweep"),
+    (["--repeats", "0"], "repeats must be an integer from 1 to 100, got 0"),
+    (["--target", "ethanol"], "--target 'ethanol' is not a reference column"),
+    (["--group", "day"], "group column 'day' is not a reference column"),
+    (["--sweep", "--checkpoints", "7"], "No checkpoint at epoch 7"),
+    (["--validation-fraction", "0.9"], "validation_fraction must be a number from 0.05"),
+])
+def test_transfer_bad_input(demo_project, tmp_path, capsys, arguments, message):
+    capsys.readouterr()
+    code = main(["transfer", str(demo_project), *arguments, *SWEEP,
+                 "--out", str(tmp_path / "never.h5")])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert message in error
+    assert "Traceback" not in error
+    assert not (tmp_path / "never.h5").exists()
+
+
+def test_transfer_several_targets(demo_project, tmp_path, capsys):
+    from specgan_gui.project.store import save_project
+
+    project = load_project(demo_project)
+    # The same glucose values in mmol/L (180.156 g/mol): a second numeric column.
+    project.dataset.references["glucose_mmol"] = project.dataset.references["glucose"] / 0.180156
+    path = tmp_path / "two.h5"
+    save_project(project, path)
+    capsys.readouterr()
+    code = main(["transfer", str(path), "--target", "glucose", "--target", "glucose_mmol",
+                 *SWEEP])
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    verdicts = [line for line in lines if line.startswith("verdict: ")]
+    assert [line.split(":")[1].strip() for line in verdicts] == ["glucose", "glucose_mmol"]
+    loaded = load_project(path)
+    assert loaded.target == "glucose"
+    assert loaded.extra_targets == ["glucose_mmol"]
+    assert loaded.info()["targets"] == ["glucose", "glucose_mmol"]
+    assert "PLS (glucose_mmol)" in loaded.models
+    assert "GAN transfer (glucose_mmol)" in loaded.models

@@ -70,7 +70,7 @@ def glucose_setup(fermentation):
 @pytest.fixture(scope="module")
 def glucose_result(fermentation, glucose_setup):
     pipeline, architecture, checkpoint = glucose_setup
-    settings = TransferSettings(epochs=2, learning_rate=1e-3, device="cpu")
+    settings = TransferSettings(epochs=2, learning_rate=1e-3, device="cpu", early_stopping=False)
     return compare_models(fermentation, "glucose", "regression", pipeline, architecture,
                           checkpoint, settings)
 
@@ -354,3 +354,254 @@ def test_numeric_classes_become_labels(coffee):
     result = compare_models(dataset, "batch", "classification",
                             Pipeline.default(crop=COFFEE_CROP), None, None, settings)
     assert result.classes == ["1", "2", "3"]
+
+
+# --- repeats, several targets, groups, paired verdict ---------------------------------
+@pytest.fixture(scope="module")
+def repeated_result(fermentation, glucose_setup):
+    pipeline, architecture, checkpoint = glucose_setup
+    settings = TransferSettings(epochs=2, learning_rate=1e-3, cv="kfold", n_folds=3,
+                                repeats=2, patience=1, device="cpu")
+    return compare_models(fermentation, ["glucose"], "regression", pipeline, architecture,
+                          checkpoint, settings)
+
+
+def test_repeats_give_fold_errors(repeated_result):
+    result = repeated_result
+    assert result.repeats == 2
+    assert result.targets == ["glucose"]
+    assert result.repeat_folds.shape == (2, 21)
+    # Repeat r splits with seed + r, so the two repeats differ.
+    assert not np.array_equal(result.repeat_folds[0], result.repeat_folds[1])
+    np.testing.assert_array_equal(result.fold_of_sample, result.repeat_folds[0])
+    for name in MODEL_NAMES:
+        errors = result.fold_errors[name]
+        assert errors.shape == (2, 3, 1), name
+        values = result.repeat_predictions[name]
+        assert values.shape == (2, 21, 1), name
+        for repeat in range(2):
+            for fold, (_, test) in enumerate(fold_splits(result.repeat_folds[repeat])):
+                rmse = np.sqrt(np.mean((values[repeat, test, 0] - result.measured[test]) ** 2))
+                assert errors[repeat, fold, 0] == pytest.approx(rmse), name
+        np.testing.assert_allclose(result.predictions[name], values[:, :, 0].mean(axis=0))
+
+
+def test_rows_show_mean_and_spread(repeated_result):
+    result = repeated_result
+    for name in MODEL_NAMES:
+        row = result.row(name)
+        per_repeat = [
+            np.sqrt(np.mean((result.repeat_predictions[name][r, :, 0] - result.measured) ** 2))
+            for r in range(2)
+        ]
+        assert row["target"] == "glucose"
+        assert row["rmsecv"] == pytest.approx(np.mean(per_repeat))
+        assert row["rmsecv_std"] == pytest.approx(np.std(per_repeat, ddof=1))
+    for name in ("GAN transfer", "From scratch"):
+        assert 1 <= result.row(name)["epochs_used"] <= 2
+    assert "epochs_used" not in result.row("PLS")
+
+
+def test_verdict_follows_fold_errors(repeated_result):
+    from specgan_gui.training.statistics import paired_difference
+
+    result = repeated_result
+    assert len(result.paired) == 1
+    paired = result.paired[0]
+    expected = paired_difference(result.fold_errors["GAN transfer"][:, :, 0],
+                                 result.fold_errors["PLS"][:, :, 0], 7, 14)
+    assert paired["model_a"] == "GAN transfer"
+    assert paired["model_b"] == "PLS"
+    assert paired["n_folds"] == 6
+    for key in ("mean_difference", "low", "high"):
+        assert paired[key] == pytest.approx(expected[key]), key
+    assert result.verdict == paired["verdict"]
+    if paired["high"] < 0:
+        assert " lower than PLS's" in result.verdict
+    elif paired["low"] > 0:
+        assert " higher than PLS's" in result.verdict
+    else:
+        assert result.verdict.startswith("No evidence of a difference")
+    assert "3 folds x 2 repeats" in result.verdict
+
+
+def test_warnings_state_samples_per_variable(repeated_result):
+    first = repeated_result.warnings[0]
+    assert first.startswith("21 samples for ")
+    assert "samples per variable" in first
+
+
+def test_repeated_record_round_trip(repeated_result, tmp_path):
+    path = tmp_path / "record.h5"
+    with h5py.File(path, "w") as file:
+        write_tree(file.create_group("run"), repeated_result.to_record())
+    with h5py.File(path, "r") as file:
+        loaded = ComparisonResult.from_record(read_tree(file["run"]))
+    assert loaded.targets == ["glucose"]
+    assert loaded.repeats == 2
+    assert loaded.paired == repeated_result.paired
+    assert loaded.verdict == repeated_result.verdict
+    assert loaded.warnings == repeated_result.warnings
+    assert loaded.rows == repeated_result.rows
+    np.testing.assert_array_equal(loaded.repeat_folds, repeated_result.repeat_folds)
+    np.testing.assert_allclose(loaded.measured_targets, repeated_result.measured_targets)
+    for name in MODEL_NAMES:
+        np.testing.assert_allclose(loaded.fold_errors[name], repeated_result.fold_errors[name])
+        np.testing.assert_allclose(loaded.repeat_predictions[name],
+                                   repeated_result.repeat_predictions[name])
+
+
+def test_old_record_without_repeats_loads(glucose_result):
+    record = glucose_result.to_record()
+    for key in ("targets", "repeats", "fold_errors", "paired_json", "verdict",
+                "warnings_json", "repeat_predictions", "repeat_folds", "measured_targets"):
+        record.pop(key, None)
+    loaded = ComparisonResult.from_record(record)
+    assert loaded.targets == ["glucose"]
+    assert loaded.repeats == 1
+    assert loaded.fold_errors == {}
+    assert loaded.verdict == ""
+
+
+MMOL_PER_GRAM = 1 / 0.180156  # glucose: 180.156 g/mol
+
+
+def test_several_targets(fermentation):
+    from specgan_gui.training.prediction import FittedModel, predict
+
+    data = fermentation.subset(np.arange(fermentation.n_samples))
+    data.references["glucose (mmol/L)"] = data.references["glucose"] * MMOL_PER_GRAM
+    settings = TransferSettings(epochs=1, cv="kfold", n_folds=3, head_units=4,
+                                max_pls_components=6, device="cpu")
+    result = compare_models(data, ["glucose", "glucose (mmol/L)"], "regression",
+                            Pipeline.default(crop=GLUCOSE_CROP), None, None, settings)
+    assert result.targets == ["glucose", "glucose (mmol/L)"]
+    assert [(row["model"], row["target"]) for row in result.rows] == [
+        ("From scratch", "glucose"), ("PLS", "glucose"),
+        ("From scratch", "glucose (mmol/L)"), ("PLS", "glucose (mmol/L)"),
+    ]
+    # PLS1 without scaling is equivariant to the unit of its target, so the
+    # second target's PLS is the first one's in other units.
+    first = result.row("PLS", "glucose")
+    second = result.row("PLS", "glucose (mmol/L)")
+    assert second["rmsecv"] == pytest.approx(first["rmsecv"] * MMOL_PER_GRAM, rel=1e-6)
+    assert second["components"] == first["components"]
+    assert result.fold_errors["PLS"].shape == (1, 3, 2)
+    assert [item["target"] for item in result.paired] == result.targets
+    assert result.paired[0]["model_a"] == "From scratch"
+    lines = result.verdict.splitlines()
+    assert len(lines) == 2
+    assert lines[1].startswith("glucose (mmol/L): ")
+
+    assert set(result.models) == {"From scratch", "PLS", "From scratch (glucose (mmol/L))",
+                                  "PLS (glucose (mmol/L))"}
+    for name, model in result.models.items():
+        loaded = FittedModel.from_tree(model.to_tree())
+        predicted = predict(loaded, data.axis, data.spectra)
+        np.testing.assert_allclose(predicted, model.fitted_values, rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    network = result.models["From scratch (glucose (mmol/L))"]
+    assert network.output_index == 1
+    assert network.weights["hidden.weight"].shape[0] == 4
+
+
+def test_several_targets_rejected_for_classes(coffee):
+    with pytest.raises(SettingsError, match="Classification predicts one"):
+        compare_models(coffee, ["origin", "origin2"], "classification", Pipeline.default(),
+                       None, None, TransferSettings(epochs=1), include_networks=False)
+
+
+def test_three_classes_with_repeats(coffee):
+    settings = TransferSettings(epochs=1, cv="kfold", n_folds=3, repeats=2,
+                                max_pls_components=5, device="cpu")
+    result = compare_models(coffee, "origin", "classification",
+                            Pipeline.default(crop=(1200, 1299)), None, None, settings)
+    assert result.classes == ["Brasil", "Ethiopia", "Vietnam"]
+    for name in ("From scratch", "PLS"):
+        errors = result.fold_errors[name]
+        assert errors.shape == (2, 3, 1)
+        assert np.all((errors >= 0) & (errors <= 1))
+        row = result.row(name)
+        accuracies = [np.mean(labels == result.measured)
+                      for labels in result.repeat_predictions[name]]
+        assert row["accuracy"] == pytest.approx(np.mean(accuracies))
+        assert row["accuracy"] == pytest.approx(1 - errors.mean(), abs=1e-9)
+        assert row["accuracy_std"] == pytest.approx(np.std(accuracies, ddof=1))
+    np.testing.assert_array_equal(result.predictions["PLS"], result.repeat_predictions["PLS"][0])
+    assert "fold error rate" in result.verdict
+    assert "percentage points" in result.verdict
+
+
+def test_grouped_folds_keep_groups_together():
+    groups = np.repeat(np.array(["a", "b", "c", "d", "e", "f", "g"]), 3)
+    for seed in range(3):
+        folds = make_folds(21, TransferSettings(cv="kfold", n_folds=3), groups=groups,
+                           seed=seed)
+        for group in np.unique(groups):
+            assert len(np.unique(folds[groups == group])) == 1, (seed, group)
+        assert sorted(np.unique(folds).tolist()) == [0, 1, 2]
+    one_group_out = make_folds(21, TransferSettings(cv="loo"), groups=groups)
+    assert len(np.unique(one_group_out)) == 7
+    assert np.all(np.bincount(one_group_out) == 3)
+
+
+def test_stratified_group_folds():
+    labels = np.repeat(["x", "y"], 12)
+    groups = np.repeat(np.arange(8).astype(str), 3)
+    folds = make_folds(24, TransferSettings(cv="kfold", n_folds=4), labels, groups)
+    for group in np.unique(groups):
+        assert len(np.unique(folds[groups == group])) == 1
+
+
+def test_fewer_groups_than_folds_rejected():
+    groups = np.repeat(np.array(["a", "b", "c"]), 4)
+    with pytest.raises(DataError, match="5-fold cross-validation of 3 groups") as error:
+        make_folds(12, TransferSettings(cv="kfold", n_folds=5), groups=groups)
+    assert "Choose at most 3 folds" in str(error.value)
+    with pytest.raises(DataError, match="one group"):
+        make_folds(12, TransferSettings(cv="loo"), groups=np.full(12, "a"))
+
+
+def test_group_column_checked(fermentation):
+    data = fermentation.subset(np.arange(fermentation.n_samples))
+    day = np.array([f"day {i // 3}" for i in range(data.n_samples)], dtype=object)
+    day[[2, 5]] = None
+    data.references["day"] = day
+    settings = TransferSettings(cv="kfold", n_folds=3, group_column="day",
+                                pls_components=2)
+    with pytest.raises(DataError, match="no value for 2 samples") as error:
+        compare_models(data, "glucose", "regression", Pipeline.default(crop=GLUCOSE_CROP),
+                       None, None, settings, include_networks=False)
+    assert data.sample_ids[2] in str(error.value)
+    with pytest.raises(DataError, match="'week' is not a reference column"):
+        compare_models(data, "glucose", "regression", Pipeline.default(crop=GLUCOSE_CROP),
+                       None, None, TransferSettings(group_column="week"),
+                       include_networks=False)
+
+
+def test_grouped_comparison(fermentation):
+    data = fermentation.subset(np.arange(fermentation.n_samples))
+    data.references["day"] = [f"day {i // 3}" for i in range(data.n_samples)]
+    settings = TransferSettings(cv="kfold", n_folds=3, repeats=2, group_column="day",
+                                pls_components=2)
+    result = compare_models(data, "glucose", "regression", Pipeline.default(crop=GLUCOSE_CROP),
+                            None, None, settings, include_networks=False)
+    days = data.references["day"].to_numpy()
+    for folds in result.repeat_folds:
+        for day in np.unique(days):
+            assert len(np.unique(folds[days == day])) == 1
+    assert any("Only 7 groups" in warning for warning in result.warnings)
+    assert result.paired == []
+    assert result.verdict == ""
+
+
+def test_small_class_warned():
+    from specgan_gui.training.comparison import small_sample_warnings
+
+    labels = np.array(["a"] * 10 + ["b"] * 2)
+    warnings = small_sample_warnings(12, 100, np.arange(12) % 3, labels, None,
+                                     TransferSettings(n_folds=3))
+    small = [warning for warning in warnings if "fewer samples than the 3 folds" in warning]
+    assert len(small) == 1
+    assert "b (2)" in small[0]
+    assert "a (10)" not in small[0]

@@ -185,6 +185,7 @@ def full_project() -> Project:
         {"kind": "savgol", "params": {"window": 15, "polyorder": 2, "deriv": 1}},
     ]
     project.transfer_settings = {"epochs": 20, "learning_rate": 1e-4, "cv": "kfold"}
+    project.extra_targets = ["replicate"]
     project.sweeps.append(
         {
             "metric": "rmsecv",
@@ -547,6 +548,7 @@ def test_info_keys():
         "n_points": 200,
         "axis_unit": "cm-1",
         "target": "glucose (g/L)",
+        "targets": ["glucose (g/L)", "replicate"],
         "task": "regression",
         "epochs_trained": 30,
         "checkpoint_epochs": [10, 20, 30],

@@ -17,6 +17,7 @@ from specgan_gui.training.transfer import (
     fit_network,
     network_inputs,
     network_outputs,
+    train_network,
 )
 
 TRUNK_KEYS = ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
@@ -63,6 +64,33 @@ def test_settings_round_trip():
 def test_settings_reject_invalid(values):
     with pytest.raises(SettingsError):
         TransferSettings(**values)
+
+
+@pytest.mark.parametrize("name, value, range_text", [
+    ("repeats", 0, "from 1 to 100"),
+    ("repeats", 1.5, "from 1 to 100"),
+    ("patience", 0, "from 1 to"),
+    ("head_units", -3, "from 0 to"),
+    ("validation_fraction", 0.9, "from 0.05 to 0.5"),
+    ("validation_fraction", "half", "from 0.05 to 0.5"),
+])
+def test_new_settings_name_field_value_range(name, value, range_text):
+    with pytest.raises(SettingsError) as error:
+        TransferSettings(**{name: value})
+    message = str(error.value)
+    assert name in message
+    assert range_text in message
+    assert f"got {value!r}" in message
+
+
+def test_new_settings_defaults_and_round_trip():
+    settings = TransferSettings(repeats=3, group_column=" day ", early_stopping=False,
+                                validation_fraction=0.25, patience=5, head_units=16)
+    assert settings.group_column == "day"
+    assert TransferSettings.from_dict(settings.to_dict()) == settings
+    defaults = TransferSettings()
+    assert (defaults.repeats, defaults.group_column, defaults.early_stopping) == (1, "", True)
+    assert (defaults.validation_fraction, defaults.patience, defaults.head_units) == (0.2, 20, 0)
 
 
 def test_network_layer_names_match_discriminator():
@@ -207,3 +235,48 @@ def test_frozen_trunk_stays_fixed(glucose_data):
     for key in TRUNK_KEYS:
         np.testing.assert_array_equal(network.state_dict()[key].numpy(), trunk[key])
     assert not torch.equal(network.head.weight, head_before)
+
+
+def test_head_units_add_hidden_layer():
+    architecture = GANArchitecture(n_points=40, hidden_units=32)
+    network = build_network(architecture, 2, seed=0, head_units=8)
+    own = network.state_dict()
+    assert own["hidden.weight"].shape == (8, 32)
+    assert own["head.weight"].shape == (2, 8)
+    inputs = torch.zeros(3, 1, architecture.padded_points)
+    assert network(inputs).shape == (3, 2)
+    assert "hidden.weight" not in build_network(architecture, 2, seed=0).state_dict()
+
+
+def test_early_stopping_restores_best_weights(glucose_data):
+    spectra, glucose = glucose_data
+    architecture = GANArchitecture(n_points=spectra.shape[1], hidden_units=32)
+    coding = TargetCoding.fit("regression", glucose[:15])
+    encoded = coding.encode(glucose)
+    # A high learning rate makes the validation loss jump about, so the best
+    # epoch is rarely the last one.
+    settings = TransferSettings(epochs=12, learning_rate=1e-2, batch_size=5, patience=4)
+    network = build_network(architecture, 1, seed=0)
+    report = train_network(network, spectra[:15], encoded[:15], "regression", settings,
+                           torch.device("cpu"), validation=(spectra[15:], encoded[15:]))
+    assert report.epochs_run == len(report.losses) == len(report.validation_losses)
+    assert report.epochs_run <= 12
+    assert report.best_epoch == int(np.argmin(report.validation_losses)) + 1
+    if report.epochs_run < 12:
+        assert report.epochs_run - report.best_epoch == 4
+    outputs = network_outputs(network, spectra[15:])
+    restored = float(np.mean((outputs[:, 0] - encoded[15:]) ** 2))
+    assert restored == pytest.approx(min(report.validation_losses), rel=1e-4)
+
+
+def test_train_network_fits_several_targets(glucose_data):
+    spectra, glucose = glucose_data
+    architecture = GANArchitecture(n_points=spectra.shape[1], hidden_units=32)
+    targets = np.column_stack([glucose, -glucose])
+    encoded = (targets - targets.mean(axis=0)) / targets.std(axis=0)
+    network = build_network(architecture, 2, seed=0)
+    report = train_network(network, spectra, encoded, "regression",
+                           TransferSettings(epochs=2, learning_rate=1e-3), torch.device("cpu"))
+    assert report.best_epoch == 2
+    assert report.validation_losses == []
+    assert network_outputs(network, spectra).shape == (len(spectra), 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +17,16 @@ AXIS_UNITS = {
     "nm": "Wavelength (nm)",
     "index": "Point index",
 }
+
+
+#: A unit in brackets at the end of a column name, as in "glucose (g/L)".
+_UNIT_PATTERN = re.compile(r"[(\[]\s*([^()\[\]]+?)\s*[)\]]\s*$")
+
+
+def column_unit(column: str) -> str:
+    """Return the unit in the trailing brackets of a column name, or ``""``."""
+    match = _UNIT_PATTERN.search(str(column))
+    return match.group(1) if match else ""
 
 
 def axis_label(unit: str) -> str:

@@ -134,6 +134,9 @@ class Project:
         any data is loaded.
     target
         Reference column the models predict, or None.
+    extra_targets
+        Further numeric reference columns predicted together with `target`
+        (regression only).
     task
         ``"regression"`` or ``"classification"``.
     preprocessing
@@ -183,6 +186,7 @@ class Project:
 
     dataset: SpectralDataset | None = None
     target: str | None = None
+    extra_targets: list[str] = field(default_factory=list)
     task: str = "regression"
     preprocessing: list[dict] = field(default_factory=default_preprocessing)
     preprocessing_state: dict[str, np.ndarray] = field(default_factory=dict)
@@ -273,7 +277,8 @@ class Project:
         return sorted(self.checkpoints)
 
     def reset_training(self) -> None:
-        """Forget the GAN run: history, snapshots, checkpoints and resume state.
+        """Forget the GAN run: history, snapshots, checkpoints, resume state,
+        health alarms, realism measures and the sweeps over its checkpoints.
 
         Callers use it when the data or GAN settings change, because the
         old run no longer belongs to them.
@@ -284,6 +289,7 @@ class Project:
         self.resume_state = None
         self.alarms = []
         self.realism = {}
+        self.sweeps = []
 
     # --- transfer, models and predictions ---------------------------------
     def add_transfer_run(self, record: Tree) -> None:
@@ -315,6 +321,7 @@ class Project:
             "n_points": dataset.n_points if dataset is not None else 0,
             "axis_unit": dataset.axis_unit if dataset is not None else None,
             "target": self.target,
+            "targets": ([self.target] if self.target else []) + list(self.extra_targets),
             "task": self.task,
             "preprocessing": [dict(step) for step in self.preprocessing],
             "pls_preprocessing": (

@@ -327,6 +327,7 @@ def _write_settings(group: h5py.Group, project: Project) -> None:
             project.pls_preprocessing, ensure_ascii=False
         )
     group.attrs["transfer_settings"] = json.dumps(project.transfer_settings, ensure_ascii=False)
+    group.attrs["extra_targets"] = json.dumps(list(project.extra_targets), ensure_ascii=False)
     if project.gan_architecture is not None:
         group.attrs["gan_architecture"] = json.dumps(project.gan_architecture, ensure_ascii=False)
     group.attrs["gan_settings"] = json.dumps(project.gan_settings, ensure_ascii=False)
@@ -514,6 +515,7 @@ def _read_project(file: h5py.File) -> Project:
         # Groups added after the first release are optional, so files saved
         # before them open with empty values.
         transfer_settings=json.loads(settings.get("transfer_settings", "{}")),
+        extra_targets=[str(t) for t in json.loads(settings.get("extra_targets", "[]"))],
         sweeps=_read_numbered_trees(file["sweeps"]) if "sweeps" in file else [],
         alarms=_read_numbered_trees(file["alarms"]) if "alarms" in file else [],
         realism=read_tree(file["realism"]) if "realism" in file else {},

@@ -91,6 +91,9 @@ class FittedModel:
         Unit of the input axis, for messages.
     fitted_values
         The model's predictions for its own training samples, when known.
+    output_index
+        The network output (regression column) this model reads; a network
+        fitted on several targets has one output per target.
     created
         ISO time the model was fitted.
     """
@@ -111,6 +114,7 @@ class FittedModel:
     checkpoint_epoch: int | None = None
     axis_unit: str = ""
     fitted_values: np.ndarray | None = None
+    output_index: int = 0
     created: str = field(default_factory=lambda: datetime.now().isoformat(timespec="seconds"))
 
     def __post_init__(self) -> None:
@@ -138,15 +142,28 @@ class FittedModel:
     def network(self) -> TransferNetwork:
         """Return the network with the stored weights, on the CPU, in eval mode."""
         architecture = GANArchitecture.from_dict(self.architecture)
-        network = TransferNetwork(architecture, self.coding().n_outputs)
+        # The output count and hidden head layer follow from the stored
+        # weights, so models saved before several targets or hidden heads load.
+        n_outputs = self.coding().n_outputs
+        if "head.weight" in self.weights:
+            n_outputs = int(np.asarray(self.weights["head.weight"]).shape[0])
+        head_units = 0
+        if "hidden.weight" in self.weights:
+            head_units = int(np.asarray(self.weights["hidden.weight"]).shape[0])
+        network = TransferNetwork(architecture, n_outputs, head_units)
         load_numpy_state(network, self.weights)
         return network.eval()
 
     def outputs(self, preprocessed: np.ndarray) -> np.ndarray:
-        """Return raw outputs ``(n, n_outputs)`` for preprocessed spectra."""
+        """Return raw outputs for preprocessed spectra: ``(n, 1)`` for regression
+        (the column `output_index`), ``(n, n_classes)`` for classification."""
         if self.kind == "network":
-            return network_outputs(self.network(), preprocessed)
-        return pls_outputs(self.pls, preprocessed)
+            outputs = network_outputs(self.network(), preprocessed)
+        else:
+            outputs = pls_outputs(self.pls, preprocessed)
+        if self.task == "regression":
+            return outputs[:, self.output_index:self.output_index + 1]
+        return outputs
 
     # --- storage ------------------------------------------------------------
     def to_tree(self) -> dict:
@@ -176,6 +193,8 @@ class FittedModel:
             tree["checkpoint_epoch"] = int(self.checkpoint_epoch)
         if self.fitted_values is not None:
             tree["fitted_values"] = np.asarray(self.fitted_values)
+        if self.output_index:
+            tree["output_index"] = int(self.output_index)
         return tree
 
     @classmethod
@@ -238,6 +257,7 @@ class FittedModel:
                 checkpoint_epoch=checkpoint_epoch,
                 axis_unit=text("axis_unit"),
                 fitted_values=fitted_values,
+                output_index=int(tree.get("output_index", 0)),
                 created=text("created"),
             )
         except ValueError as error:
