@@ -295,9 +295,11 @@ class ProjectController(QObject):
         self._emit_modified()
 
     def _clear_results(self) -> None:
-        if self._project.transfer_runs or self._project.models:
+        # Sweeps go too: each measured transfer to the old target.
+        if self._project.transfer_runs or self._project.models or self._project.sweeps:
             self._project.transfer_runs = []
             self._project.models = {}
+            self._project.sweeps = []
 
     def notify_training_changed(self) -> None:
         """Tell pages that a finished task changed the GAN run."""
