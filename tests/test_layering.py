@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,96 @@ def test_engine_import_loads_no_qt():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert output.strip() == "[]"
+
+
+# Modules that take seconds to import and that the window must not load before
+# the user starts work that needs them.
+SLOW_MODULES = ("torch", "sklearn", "scipy.stats")
+
+
+def _is_slow(name: str) -> bool:
+    return any(name == slow or name.startswith(slow + ".") for slow in SLOW_MODULES)
+
+
+def _import_chains(importtime_output: str) -> list[str]:
+    """Return "importer > ... > module" for each slow module that a non-slow module imported.
+
+    `python -X importtime` prints a module after the modules it imported, two
+    spaces deeper per nesting level, so a module's importer is the next line
+    printed with less indentation.
+    """
+    entries = []
+    for line in importtime_output.splitlines():
+        if not line.startswith("import time:"):
+            continue
+        column = line.split("|")[-1].removeprefix(" ")
+        name = column.strip()
+        if name != "imported package":
+            entries.append((len(column) - len(column.lstrip()), name))
+    chains = []
+    for index, (depth, name) in enumerate(entries):
+        chain = [name]
+        level = depth
+        for later_depth, later_name in entries[index + 1:]:
+            if later_depth < level:
+                chain.insert(0, later_name)
+                level = later_depth
+        importer = chain[-2] if len(chain) > 1 else ""
+        if _is_slow(name) and not _is_slow(importer):
+            chains.append(" > ".join(chain))
+    return chains
+
+
+def _slow_imports(code: str, tmp_path: Path) -> tuple[list[str], list[str]]:
+    """Run `code` in a fresh interpreter; return the slow modules loaded and their import chains."""
+    code += (
+        "\nimport sys\n"
+        f"print(sorted(m for m in sys.modules if any(m == s or m.startswith(s + '.') "
+        f"for s in {SLOW_MODULES!r})))\n"
+    )
+    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        capture_output=True, text=True, env=environment, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = ast.literal_eval(result.stdout.strip().splitlines()[-1])
+    return loaded, _import_chains(result.stderr)
+
+
+def test_import_chains_name_the_importer():
+    output = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:       10 |         10 |       torch._C\n"
+        "import time:       10 |         20 |     torch\n"
+        "import time:       10 |         30 |   specgan_gui.models.gan1d\n"
+        "import time:       10 |         10 |   numpy\n"
+        "import time:       10 |         50 | specgan_gui.gui.main_window\n"
+    )
+    assert _import_chains(output) == [
+        "specgan_gui.gui.main_window > specgan_gui.models.gan1d > torch"
+    ]
+
+
+def test_window_import_loads_no_slow_modules(tmp_path):
+    loaded, chains = _slow_imports("import specgan_gui.gui.main_window", tmp_path)
+    assert chains == []
+    assert loaded == []
+
+
+def test_empty_window_loads_no_slow_modules(tmp_path):
+    code = (
+        "from PySide6.QtCore import QSettings\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):\n"
+        f"    QSettings.setPath(settings_format, QSettings.Scope.UserScope, {str(tmp_path)!r})\n"
+        "app = QApplication([])\n"
+        "from specgan_gui.gui.main_window import MainWindow\n"
+        "window = MainWindow()\n"
+        "window.show()\n"
+        "app.processEvents()\n"
+        "window.close()\n"
+    )
+    loaded, chains = _slow_imports(code, tmp_path)
+    assert chains == []
+    assert loaded == []

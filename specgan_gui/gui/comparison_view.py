@@ -7,6 +7,8 @@ the view then shows what the result has.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from PySide6.QtCore import Slot
@@ -23,7 +25,11 @@ from PySide6.QtWidgets import (
 
 from specgan_gui.gui.result_plots import ConfusionView, RegressionPlots, column_unit
 from specgan_gui.gui.table_model import DataFrameModel
-from specgan_gui.training.comparison import MODEL_NAMES, ComparisonResult
+
+if TYPE_CHECKING:
+    # specgan_gui.training.comparison loads torch and scikit-learn, which would
+    # slow the window's start.  By the time a result exists it is loaded.
+    from specgan_gui.training.comparison import ComparisonResult
 
 ALL_MODELS = "All models"
 #: Metric columns of the result table: row key -> header.  A row key with a
@@ -211,6 +217,8 @@ class ComparisonView(QWidget):
             self.result_label.setText("No comparison yet.")
             self._set_target_choice_visible(False)
         else:
+            from specgan_gui.training.comparison import MODEL_NAMES
+
             self._show_verdict(result)
             self._show_warnings(result)
             self.result_model.set_frame(result_frame(result))

@@ -37,7 +37,6 @@ from specgan_gui.gui.table_model import DataFrameModel
 from specgan_gui.gui.worker import TaskRunner
 from specgan_gui.io.base import file_dialog_filter
 from specgan_gui.io.importer import ImportOptions, import_files
-from specgan_gui.training.workflow import predict_samples
 
 log = logging.getLogger(__name__)
 
@@ -399,5 +398,8 @@ def describe_agreement(frame: pd.DataFrame) -> str:
 
 
 def _predict_task(project, model_name: str, dataset, source: str, task_state) -> dict:
+    # Imported here because it loads torch, which would slow the window's start.
+    from specgan_gui.training.workflow import predict_samples
+
     task_state.report(0.0, f"Predicting with {model_name}")
     return predict_samples(project, model_name, dataset, source)

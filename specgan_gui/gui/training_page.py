@@ -48,16 +48,15 @@ from specgan_gui.gui.gan_health import (
     export_snapshot_gif,
 )
 from specgan_gui.gui.worker import TaskRunner
-from specgan_gui.models.gan1d import GANArchitecture
+from specgan_gui.models.architecture import GANArchitecture
 from specgan_gui.training.device import DEVICE_CHOICES
 from specgan_gui.training.diagnostics import Alarm, RealismRecord
-from specgan_gui.training.gan_trainer import (
+from specgan_gui.training.gan_settings import (
     EpochStats,
     GANTrainingSettings,
     Snapshot,
     TrainingOutcome,
 )
-from specgan_gui.training.workflow import fitted_pipeline, gan_architecture, train_gan
 
 log = logging.getLogger(__name__)
 
@@ -393,6 +392,10 @@ class TrainingPage(QWidget):
         if project.dataset is None:
             self.messages.show_message("no_data")
             return False
+        # NOTE: the first start imports torch and scikit-learn here, in the GUI
+        # thread, which takes a few seconds.
+        from specgan_gui.training.workflow import fitted_pipeline, gan_architecture
+
         try:
             settings = self.settings_from_form()
             architecture = gan_architecture(project, **self.architecture_overrides())
@@ -734,6 +737,9 @@ def units_label(pipeline: Pipeline, dataset: SpectralDataset) -> str:
 def _train_task(project, settings: GANTrainingSettings, architecture: GANArchitecture,
                 task_state) -> TrainingOutcome:
     """Train in the worker thread; stats, snapshots, realism rows and alarms go to the GUI."""
+    # Imported here because it loads torch, which would slow the window's start.
+    from specgan_gui.training.workflow import train_gan
+
     return train_gan(
         project, settings, architecture, task=task_state,
         on_epoch=task_state.post, on_snapshot=task_state.post,

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from specgan_gui.training.device import DEVICE_CHOICES
-from specgan_gui.training.transfer import (
+from specgan_gui.training.transfer_settings import (
     INTEGER_RANGES,
     VALIDATION_FRACTION_RANGE,
     TransferSettings,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
@@ -38,10 +39,14 @@ from specgan_gui.gui.result_plots import column_unit
 from specgan_gui.gui.sweep_plot import SweepPlot, format_metric
 from specgan_gui.gui.transfer_form import TransferSettingsForm
 from specgan_gui.gui.worker import TaskRunner
-from specgan_gui.training.comparison import ComparisonResult
-from specgan_gui.training.sweep import SweepResult
-from specgan_gui.training.transfer import TransferSettings
-from specgan_gui.training import workflow
+from specgan_gui.training.transfer_settings import TransferSettings
+
+if TYPE_CHECKING:
+    # The comparison, sweep and workflow modules load torch and scikit-learn,
+    # so the functions that use them import them when they run, which keeps
+    # the window's start fast.
+    from specgan_gui.training.comparison import ComparisonResult
+    from specgan_gui.training.sweep import SweepResult
 
 log = logging.getLogger(__name__)
 
@@ -339,6 +344,8 @@ class TransferPage(QWidget):
         self.progress_bar.setValue(1000)
         self.progress_label.setText("Finished.")
         self.controller.notify_results_changed()
+        from specgan_gui.training.sweep import SweepResult
+
         if isinstance(result, SweepResult):
             self._after_sweep(result)
         else:
@@ -474,12 +481,16 @@ class TransferPage(QWidget):
         project = self.controller.project
         self.result = None
         if project.transfer_runs:
+            from specgan_gui.training.comparison import ComparisonResult
+
             try:
                 self.result = ComparisonResult.from_record(project.transfer_runs[-1])
             except (KeyError, ValueError, TypeError) as exc:
                 log.warning("failed to read the stored transfer result: %s", exc)
         self.sweep = None
         if project.sweeps:
+            from specgan_gui.training.sweep import SweepResult
+
             try:
                 self.sweep = SweepResult.from_record(project.sweeps[-1])
             except (KeyError, ValueError, TypeError) as exc:
@@ -542,8 +553,12 @@ def describe_sweep(sweep: SweepResult) -> str:
 
 
 def _sweep_task(project, settings: TransferSettings, epochs: list[int] | None, task_state):
+    from specgan_gui.training import workflow
+
     return workflow.run_sweep(project, settings, epochs=epochs, task=task_state)
 
 
 def _transfer_task(project, settings: TransferSettings, epoch: int, task_state):
+    from specgan_gui.training import workflow
+
     return workflow.run_transfer(project, settings, checkpoint_epoch=epoch, task=task_state)

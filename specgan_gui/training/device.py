@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
-
-import torch
+from typing import TYPE_CHECKING
 
 from specgan_gui.errors import SettingsError
+
+if TYPE_CHECKING:
+    # The functions import torch when called, so the window can read the
+    # choices below without loading torch.
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +32,8 @@ def resolve_device(name: str) -> torch.device:
     SettingsError
         If the name is unknown, or CUDA is requested but not usable.
     """
+    import torch
+
     text = str(name).strip().lower()
     if text == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -44,6 +50,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def _cuda_device(text: str) -> torch.device:
+    import torch
+
     if not torch.cuda.is_available():
         if torch.version.cuda is None:
             reason = f"this PyTorch build ({torch.__version__}) has no CUDA support"
@@ -99,6 +107,8 @@ def resolve_precision(
         If the name is unknown, or bf16 is requested on the CPU or on a GPU
         without bf16 support.
     """
+    import torch
+
     text = str(name).strip().lower()
     if text not in PRECISION_CHOICES:
         raise SettingsError(

@@ -35,12 +35,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
-from sklearn.metrics import pairwise_distances
-from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
+
+# scikit-learn is imported inside the functions that use it, so the window can
+# import `Alarm` and `RealismRecord` without loading it.
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +116,8 @@ def realism_measures(real: np.ndarray, generated: np.ndarray, seed: int = 0) -> 
 
 
 def _realism_measures(real: np.ndarray, generated: np.ndarray, seed: int) -> dict[str, float]:
+    from sklearn.metrics import pairwise_distances
+
     if real.shape[1] != generated.shape[1]:
         raise ValueError(
             f"real spectra have {real.shape[1]} points but generated ones have "
@@ -168,6 +168,11 @@ def classifier_score(real: np.ndarray, generated: np.ndarray, seed: int = 0) -> 
     size.  Small groups scatter around it: random halves of the 21
     fermentation spectra scored 0.32 to 0.52.
     """
+    from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     spectra = np.vstack([real, generated])
     labels = np.r_[np.ones(len(real), dtype=int), np.zeros(len(generated), dtype=int)]
     folds = min(CLASSIFIER_FOLDS, len(real), len(generated))
