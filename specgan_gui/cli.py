@@ -1233,21 +1233,31 @@ class _PrintedElsewhere(logging.Filter):
         return not (record.name == "specgan_gui.io.base" and record.levelno == logging.WARNING)
 
 
-def _configure_logging(verbose: bool) -> None:
+def _configure_logging(verbose: bool) -> tuple[logging.Handler, int]:
+    """Log to standard error; return the handler and the root level to restore."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_PrintedElsewhere())
     root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "_specgan", False)]:
-        root.removeHandler(old)
-    handler._specgan = True
+    previous_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.WARNING)
+    return handler, previous_level
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    _configure_logging(args.verbose)
+    handler, previous_level = _configure_logging(args.verbose)
+    try:
+        return _run(args)
+    finally:
+        # `main` may run inside another program (tests call it many times),
+        # which must not keep a handler on a standard error that may be closed.
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(previous_level)
+
+
+def _run(args) -> int:
     try:
         code = args.func(args)
         sys.stdout.flush()  # a closed pipe fails here, inside the handler below

@@ -493,14 +493,14 @@ def test_several_targets(fermentation):
     assert len(lines) == 2
     assert lines[1].startswith("glucose (mmol/L): ")
 
-    assert set(result.models) == {"From scratch", "PLS", "From scratch (glucose (mmol/L))",
-                                  "PLS (glucose (mmol/L))"}
+    assert set(result.models) == {"From scratch", "PLS", "From scratch (glucose (mmol\u2215L))",
+                                  "PLS (glucose (mmol\u2215L))"}
     for name, model in result.models.items():
         loaded = FittedModel.from_tree(model.to_tree())
         predicted = predict(loaded, data.axis, data.spectra)
         np.testing.assert_allclose(predicted, model.fitted_values, rtol=1e-5, atol=1e-6,
                                    err_msg=name)
-    network = result.models["From scratch (glucose (mmol/L))"]
+    network = result.models["From scratch (glucose (mmol\u2215L))"]
     assert network.output_index == 1
     assert network.weights["hidden.weight"].shape[0] == 4
 

@@ -31,7 +31,9 @@ TINY_TRANSFER = TransferSettings(
 
 
 def _tiny_project(dataset, target: str, task: str, cut: str) -> Project:
-    project = Project(dataset=dataset, target=target, task=task,
+    # A copy, so that adding a column never changes the session-wide fixture.
+    copy = dataset.subset(np.arange(dataset.n_samples))
+    project = Project(dataset=copy, target=target, task=task,
                       preprocessing=parse_steps(f"{cut},scale"))
     architecture = workflow.gan_architecture(
         project, code_length=16, generator_filters=8, discriminator_filters=8,
