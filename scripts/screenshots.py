@@ -4,9 +4,10 @@ The script runs offscreen on a virtual 1600x1000 screen.  It first shows
 the Preprocessing page on the fermentation example with the pipeline
 "cut:950-1550,savgol:15:2:1,scale" (preprocessing.png).  It then opens the
 coffee example and cuts it to points 0-499, so that the whole script takes
-about 100 s on two CPU cores.  It trains the GAN (capturing the
-training page mid-run), runs the transfer comparison and a prediction, and
-saves data.png, gan-training.png, transfer.png and prediction.png.  Window
+a few minutes on two CPU cores.  It trains the GAN (capturing the
+training page mid-run), sweeps the checkpoints, runs the transfer
+comparison at the best one and a prediction, and saves data.png,
+gan-training.png, transfer-sweep.png, transfer.png and prediction.png.  Window
 settings go to a temporary folder, so the user's saved geometry is neither
 used nor changed.
 
@@ -176,15 +177,21 @@ def _run_session(app, window, args) -> None:
     if not captured:
         _capture(app, window, training, args.out / "gan-training.png")
 
-    # Transfer from the first checkpoint with 5-fold cross-validation.
+    # Sweep every checkpoint with 5-fold cross-validation, then compare the
+    # models at the best epoch with three repeats.
     transfer = window.transfer_page
-    transfer.checkpoint_combo.setCurrentIndex(0)
     transfer.epochs_spinbox.setValue(args.transfer_epochs)
     transfer.cv_combo.setCurrentIndex(transfer.cv_combo.findData("kfold"))
+    transfer.form.repeats_spinbox.setValue(1)
     window.pages.setCurrentWidget(transfer)
+    if not transfer.start_sweep():
+        raise RuntimeError(transfer.messages.text())
+    _outcome(transfer.runner, timeout_s=900)
+    _capture(app, window, transfer, args.out / "transfer-sweep.png")
+    transfer.form.repeats_spinbox.setValue(3)
     if not transfer.start_transfer():
         raise RuntimeError(transfer.messages.text())
-    _outcome(transfer.runner, timeout_s=600)
+    _outcome(transfer.runner, timeout_s=900)
     transfer.model_combo.setCurrentText("GAN transfer")
     _capture(app, window, transfer, args.out / "transfer.png")
 
