@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         window.open_project(args.project, ask=False)
     if args.quit_after is not None:
         QTimer.singleShot(int(args.quit_after * 1000), window.close_without_asking)
-    preload = threading.Thread(target=_preload_engine, name="engine-preload", daemon=True)
+    preload = threading.Thread(target=preload_engine, name="engine-preload", daemon=True)
     QTimer.singleShot(0, preload.start)
 
     try:
@@ -152,17 +152,24 @@ def main(argv: list[str] | None = None) -> int:
     return int(status)
 
 
-def _preload_engine() -> None:
+def preload_engine() -> None:
     """Import the training engine (torch, scikit-learn) in a background thread.
 
-    The window is built without them so that it shows quickly; importing them
-    while the user looks at the data spares the first Start or Compare a
-    pause of about 2 s in the window's thread.
+    The window is built without them so that it shows quickly.  Importing
+    them while the user looks at the data spares the first Start or Compare
+    a pause of about 2 s in the window's thread.  A first optimizer is built
+    too: the first `torch.optim.Adam` imports more of torch (about 1 s,
+    holding the interpreter lock for up to 120 ms at a time), which would
+    otherwise stall the window just after the first Start.
     """
     started = time.perf_counter()
     try:
+        import torch
+
         import specgan_gui.training.sweep  # noqa: F401
         import specgan_gui.training.workflow  # noqa: F401
+
+        torch.optim.Adam([torch.zeros(1, requires_grad=True)], fused=True)
     except Exception:  # noqa: BLE001 - the window works without it and imports later
         log.exception("Preloading the training engine failed")
         return

@@ -70,6 +70,9 @@ def make_plot_widget(
         # Without this pyqtgraph rescales ticks and appends "(x0.001)" to the label,
         # which reads as a unit change.
         axis.enableAutoSIPrefix(False)
+        # Grid lines at the labelled ticks only: the finer third level doubled
+        # the lines to draw, and every redraw while training paints them all.
+        axis.setStyle(maxTickLevel=1)
     if title:
         plot.setTitle(title, size="11pt")
     set_axis_labels(widget, x_label, y_label)
