@@ -103,6 +103,16 @@ def _refuse_replacing_project(option: str, output, force: bool) -> None:
         )
 
 
+def _refuse_replacing_other_project(args) -> None:
+    """Raise when ``--out`` names an existing file other than PROJECT, unless ``--force``."""
+    output = getattr(args, "out", None)
+    if output is None:
+        return
+    if Path(output).exists() and Path(output).resolve() == Path(args.project).resolve():
+        return
+    _refuse_replacing_project("--out", output, getattr(args, "force", False))
+
+
 def _warn(text: str) -> None:
     print(f"warning: {text}", file=sys.stderr, flush=True)
 
@@ -569,6 +579,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_train(args) -> int:
+    _refuse_replacing_other_project(args)
     project = _load(args.project)
     architecture = _architecture(args, project)
     if args.restart:
@@ -598,6 +609,7 @@ def cmd_train(args) -> int:
 def cmd_transfer(args) -> int:
     from specgan_gui.training.task import Cancelled
 
+    _refuse_replacing_other_project(args)
     project = _load(args.project)
     if args.targets:
         _set_targets(project, args.targets, args.project)
@@ -660,6 +672,7 @@ def cmd_predict(args) -> int:
     from specgan_gui.io.importer import ImportOptions, import_files
     from specgan_gui.training.workflow import predict_samples
 
+    _refuse_replacing_other_project(args)
     _refuse_overwriting("--csv", args.csv, {"project file": [args.project],
                                             "spectra file": args.files})
     _refuse_overwriting("--out", args.out, {"spectra file": args.files,
@@ -722,8 +735,14 @@ def _write_predictions(path, rows) -> None:
 
 
 def cmd_preprocess(args) -> int:
-    from specgan_gui.data.preprocessing import format_steps, parse_steps, preset
+    from specgan_gui.data.preprocessing import (
+        format_steps,
+        parse_steps,
+        preset,
+        range_dropped_warning,
+    )
 
+    _refuse_replacing_other_project(args)
     project = _load(args.project)
     dataset = project.dataset
     if dataset is None:
@@ -736,7 +755,10 @@ def cmd_preprocess(args) -> int:
         if args.pls_steps is not None:
             text = args.pls_steps.strip()
             pls_spec = preset(text) if text in _preset_names() else parse_steps(text)
-            _check_pipeline(pls_spec, dataset, "PLS pipeline")
+            _check_pipeline(pls_spec, dataset, "PLS pipeline", for_gan=False)
+            dropped = range_dropped_warning(pls_spec, project.preprocessing)
+            if dropped:
+                print(f"warning: {dropped}", file=sys.stderr)
         pls_changed = pls_spec != project.pls_preprocessing
         project.pls_preprocessing = pls_spec
     if args.steps is None and args.preset is None:
@@ -796,7 +818,7 @@ def _preset_names() -> list[str]:
     return list(PRESETS)
 
 
-def _check_pipeline(spec, dataset, what: str):
+def _check_pipeline(spec, dataset, what: str, for_gan: bool = True):
     """Print the warnings of `spec` and return it fitted on `dataset`.
 
     Fitting reports a step that cannot run on these spectra before anything
@@ -804,7 +826,7 @@ def _check_pipeline(spec, dataset, what: str):
     """
     from specgan_gui.data.preprocessing import Pipeline, validate
 
-    for warning in validate(spec, dataset.axis):
+    for warning in validate(spec, dataset.axis, for_gan=for_gan):
         print(f"warning: {what}: {warning}", file=sys.stderr)
     return Pipeline.from_spec(spec).fit(dataset.axis, dataset.spectra)
 
@@ -1144,6 +1166,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="discard the stored GAN run and start a new one; needed to "
                        "change --code-length or the filters of a trained GAN")
     train.add_argument("--out", help="write to this file instead of PROJECT")
+    train.add_argument("--force", action="store_true", help="replace --out if it exists")
     _add_gan_options(train)
     train.set_defaults(func=cmd_train)
 
@@ -1160,6 +1183,7 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.add_argument("--checkpoint", type=int,
                           help="GAN epoch to transfer (default: the newest checkpoint)")
     transfer.add_argument("--out", help="write to this file instead of PROJECT")
+    transfer.add_argument("--force", action="store_true", help="replace --out if it exists")
     _add_transfer_options(transfer)
     transfer.set_defaults(func=cmd_transfer)
 
@@ -1177,6 +1201,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--csv", help="write the predictions to this CSV file (default: "
                          "print them)")
     predict.add_argument("--out", help="write the project to this file instead of PROJECT")
+    predict.add_argument("--force", action="store_true", help="replace --out if it exists")
     predict.set_defaults(func=cmd_predict)
 
     from specgan_gui.data.preprocessing import PRESETS
@@ -1206,7 +1231,8 @@ def build_parser() -> argparse.ArgumentParser:
     pls.add_argument("--pls-same", action="store_true",
                      help="let PLS use the networks' pipeline again (the default)")
     prep.add_argument("--force", action="store_true",
-                      help="replace the pipeline even when a GAN was trained on the old one")
+                      help="replace the pipeline even when a GAN was trained on the old one, "
+                      "and replace --out if it exists")
     prep.add_argument("--max-components", type=int, default=10,
                       help="--suggest: most PLS components tried (default: 10)")
     prep.add_argument("--seed", type=int, default=0,

@@ -304,3 +304,26 @@ def test_demo_interrupt_saves_and_skips(tmp_path):
     assert 1 <= project.epochs_trained < 500
     assert project.transfer_runs == []
     assert project.predictions == []
+
+
+def test_out_over_other_project_needs_force(imported, tmp_path, capsys):
+    other = tmp_path / "other.h5"
+    other.write_bytes(b"a project the user keeps")
+    assert main(["preprocess", str(imported), "--pls-steps", "snv", "--out", str(other)]) == 2
+    assert "--force" in _error_line(capsys)
+    assert other.read_bytes() == b"a project the user keeps"
+    assert main(["train", str(imported), "--epochs", "1", "--out", str(other)]) == 2
+    assert main(["transfer", str(imported), "--out", str(other)]) == 2
+    assert other.read_bytes() == b"a project the user keeps"
+    assert main(["preprocess", str(imported), "--pls-steps", "snv", "--out", str(other),
+                 "--force"]) == 0
+    assert other.read_bytes() != b"a project the user keeps"
+
+
+def test_pls_pipeline_warns_about_dropped_range(imported, capsys):
+    capsys.readouterr()
+    assert main(["preprocess", str(imported), "--pls-steps", "snv,savgol:15:2:1"]) == 0
+    err = capsys.readouterr().err
+    assert "PLS sees the whole axis" in err
+    # PLS never feeds the GAN, so its pipeline needs no final scaling.
+    assert "does not end with 'scale'" not in err

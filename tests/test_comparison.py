@@ -605,3 +605,10 @@ def test_small_class_warned():
     assert len(small) == 1
     assert "b (2)" in small[0]
     assert "a (10)" not in small[0]
+
+
+def test_continuous_column_rejected_as_classes(fermentation):
+    from specgan_gui.training.comparison import target_values
+
+    with pytest.raises(DataError, match="too many to be classes"):
+        target_values(fermentation, "glucose", "classification")

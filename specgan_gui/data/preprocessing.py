@@ -1306,13 +1306,15 @@ def preset(name: str) -> list[dict]:
 
 
 # --- validation -------------------------------------------------------------------------
-def validate(pipeline_spec: list[dict], axis: np.ndarray) -> list[str]:
+def validate(pipeline_spec: list[dict], axis: np.ndarray, for_gan: bool = True) -> list[str]:
     """Return warnings for settings that make no sense on spectra with this axis.
 
     Each warning is a sentence naming the step by position and label.  An
     empty list means every step can run.  The warnings cover invalid
     parameters, windows longer than the spectrum at that step, cuts outside
-    the axis, and steps placed where they defeat their purpose.
+    the axis, and steps placed where they defeat their purpose.  With
+    `for_gan` False (PLS's own pipeline) a missing final 'scale' step is
+    no warning, since nothing then needs the GAN's [-1, 1] range.
     """
     axis = np.asarray(axis, dtype=np.float64)
     warnings: list[str] = []
@@ -1343,20 +1345,40 @@ def validate(pipeline_spec: list[dict], axis: np.ndarray) -> list[str]:
             if not problems:
                 warnings.append(prefix + str(error))
             current = None
-    warnings.extend(_order_warnings(pipeline_spec, steps))
+    warnings.extend(_order_warnings(pipeline_spec, steps, for_gan))
     return warnings
+
+
+def range_dropped_warning(pls_spec: list[dict], spec: list[dict]) -> str:
+    """Return a warning when PLS's own pipeline keeps the whole axis but `spec` does not.
+
+    An own pipeline replaces the networks' one entirely, so a crop or cut
+    there does not carry over; PLS on the full axis is rarely what was meant.
+    Returns "" when there is nothing to say.
+    """
+    range_kinds = ("crop", "cut")
+    networks = [step for step in spec if step.get("kind") in range_kinds]
+    if not networks or any(step.get("kind") in range_kinds for step in pls_spec):
+        return ""
+    return (
+        f"PLS's pipeline has no range step, so PLS sees the whole axis, while the "
+        f"networks' pipeline keeps {format_steps(networks)}. Add that step to PLS's "
+        f"pipeline if PLS should see the same range."
+    )
 
 
 def _may_change_axis(kind: str) -> bool:
     return kind not in STEP_TYPES or STEP_TYPES[kind].info.changes_axis
 
 
-def _order_warnings(pipeline_spec: list[dict], steps: list[Step]) -> list[str]:
+def _order_warnings(pipeline_spec: list[dict], steps: list[Step], for_gan: bool) -> list[str]:
     kinds = [item.get("kind") for item in pipeline_spec]
     warnings = []
     if not kinds:
+        if not for_gan:
+            return []
         return ["The pipeline is empty; the GAN needs at least the final 'scale' step."]
-    if kinds[-1] != "scale":
+    if kinds[-1] != "scale" and for_gan:
         warnings.append(
             "The pipeline does not end with 'scale', so the spectra do not lie in [-1, 1], "
             "the range of the GAN's output. Add 'scale' as the last step."

@@ -35,9 +35,11 @@ def default_task(dataset: SpectralDataset, column: str) -> str:
     return "classification"
 
 
-def pipeline_fits(spec: list[dict], dataset: SpectralDataset) -> tuple[bool, str]:
+def pipeline_fits(
+    spec: list[dict], dataset: SpectralDataset, for_gan: bool = True
+) -> tuple[bool, str]:
     """Return whether `spec` runs on `dataset` without a warning, and else why not."""
-    warnings = validate(spec, dataset.axis)
+    warnings = validate(spec, dataset.axis, for_gan=for_gan)
     if warnings:
         return False, " ".join(warnings)
     try:
@@ -165,7 +167,7 @@ class ProjectController(QObject):
         old_spec = project.preprocessing
         fits, reason = pipeline_fits(old_spec, dataset)
         if project.pls_preprocessing is not None:
-            pls_fits, _ = pipeline_fits(project.pls_preprocessing, dataset)
+            pls_fits, _ = pipeline_fits(project.pls_preprocessing, dataset, for_gan=False)
             if not pls_fits:
                 project.pls_preprocessing = None
         project.dataset = dataset

@@ -60,6 +60,7 @@ from specgan_gui.data.preprocessing import (
     format_steps,
     make_step,
     parse_steps,
+    range_dropped_warning,
     step_info,
     step_kinds,
     validate,
@@ -109,7 +110,7 @@ MESSAGES = {
     "pls_refused": messages.error("PLS's pipeline was not changed. {error}"),
     "pls_set": messages.info(
         "PLS now uses its own pipeline {steps}; the GAN and the networks keep theirs. "
-        "Transfer runs from now on use it."),
+        "Transfer runs from now on use it. {note}"),
     "unexpected_error": messages.error("{error}"),
 }
 
@@ -466,13 +467,14 @@ class PreprocessingPage(QWidget):
             if error:
                 self.messages.show_message("pls_refused", error=error)
                 return False
-            warnings = validate(spec, dataset.axis)
+            warnings = validate(spec, dataset.axis, for_gan=False)
             if warnings:
                 self.messages.show_message("pls_refused", error=" ".join(warnings))
                 return False
         self.controller.set_pls_preprocessing(spec)
         if spec is not None:
-            self.messages.show_message("pls_set", steps=_steps_text(spec))
+            dropped = range_dropped_warning(spec, self.controller.project.preprocessing)
+            self.messages.show_message("pls_set", steps=_steps_text(spec), note=dropped)
         self._update_pls_label()
         return True
 

@@ -144,6 +144,15 @@ def target_values(dataset: SpectralDataset, target: str, task: str) -> np.ndarra
             f"Reference column {target!r} has a single class ({labels[0]!r}), but "
             f"classification needs at least two."
         )
+    n_classes = len(np.unique(labels))
+    if n_classes > len(labels) // 2:
+        # Most classes would then hold one sample, which no training fold can
+        # teach: a continuous column chosen as a class label by mistake.
+        raise DataError(
+            f"Reference column {target!r} has {n_classes} distinct values among "
+            f"{len(labels)} samples, too many to be classes. Choose regression for a "
+            f"numeric column, or a column that names a few classes."
+        )
     return labels
 
 

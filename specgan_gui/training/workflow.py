@@ -388,6 +388,10 @@ def predict_samples(
     Without `dataset`, the project's own spectra are predicted.
     """
     if model_name not in project.models:
+        # Stored names of further-target models use the division slash for "/"
+        # (HDF5 group names cannot hold "/"), so a typed "/" finds them too.
+        model_name = model_name.replace("/", "\u2215")
+    if model_name not in project.models:
         known = ", ".join(project.models) or "none yet; run a transfer comparison first"
         raise SettingsError(f"No fitted model named {model_name!r}; models: {known}.")
     if dataset is None:
