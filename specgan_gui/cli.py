@@ -622,16 +622,23 @@ def cmd_transfer(args) -> int:
         raise SpecganError("--checkpoints chooses the epochs of a sweep; add --sweep.")
     settings = _transfer_settings(args)
     checkpoint = args.checkpoint
+    swept = False
     try:
         if args.sweep:
             sweep = _sweep(project, settings, args.checkpoints)
+            swept = True
             if checkpoint is None:
                 checkpoint = sweep.best_epoch
                 print(f"comparing at the sweep's best epoch, {checkpoint}")
         _transfer(project, settings, checkpoint)
     except Cancelled:
-        print(f"the {'sweep or ' if args.sweep else ''}comparison was stopped; "
-              f"{args.out or args.project} was not changed", file=sys.stderr)
+        if swept:
+            # The finished sweep took most of the time; keep it.
+            print("the comparison was stopped; saving the finished sweep", file=sys.stderr)
+            _save(project, args.out or args.project, stream=sys.stderr)
+        else:
+            print(f"the {'sweep' if args.sweep else 'comparison'} was stopped; "
+                  f"{args.out or args.project} was not changed", file=sys.stderr)
         return EXIT_INTERRUPTED
     _save(project, args.out or args.project)
     return 0

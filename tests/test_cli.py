@@ -378,3 +378,22 @@ def test_transfer_several_targets(demo_project, tmp_path, capsys):
     assert loaded.info()["targets"] == ["glucose", "glucose_mmol"]
     assert "PLS (glucose_mmol)" in loaded.models
     assert "GAN transfer (glucose_mmol)" in loaded.models
+
+
+def test_stopped_comparison_keeps_sweep(demo_project, tmp_path, capsys, monkeypatch):
+    from specgan_gui import cli
+    from specgan_gui.project.store import load_project
+    from specgan_gui.training.task import Cancelled
+
+    def stopped_comparison(*args, **kwargs):
+        raise Cancelled()
+
+    # Stop where Ctrl+C would land after the sweep: in the comparison.
+    monkeypatch.setattr(cli, "_transfer", stopped_comparison)
+    out = tmp_path / "stopped.h5"
+    before = len(load_project(demo_project).sweeps)
+    code = main(["transfer", str(demo_project), "--sweep", "--checkpoints", "2",
+                 "--freeze-trunk", "--no-early-stopping", *SWEEP, "--out", str(out)])
+    assert code == 130
+    assert "saving the finished sweep" in capsys.readouterr().err
+    assert len(load_project(out).sweeps) == before + 1
