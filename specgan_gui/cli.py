@@ -344,10 +344,9 @@ def _print_table(rows: list[dict]) -> None:
         print("  ".join(cell(row.get(c)).ljust(widths[c]) for c in columns))
 
 
-def _transfer(project, settings, checkpoint_epoch=None, quiet=False):
-    """Run the comparison; Ctrl+C stops it (`Cancelled`) and leaves the project as it was."""
+def _printed_progress(label: str, quiet: bool):
+    """Return a `TaskState` that prints progress every tenth of the way, and at the end."""
     from specgan_gui.training.task import TaskState
-    from specgan_gui.training.workflow import run_transfer
 
     last = [-1.0]
 
@@ -355,9 +354,16 @@ def _transfer(project, settings, checkpoint_epoch=None, quiet=False):
         if quiet or fraction - last[0] < 0.1 and fraction < 1:
             return
         last[0] = fraction
-        print(f"transfer {fraction:5.0%}  {message}", flush=True)
+        print(f"{label} {fraction:5.0%}  {message}", flush=True)
 
-    task = TaskState(on_progress)
+    return TaskState(on_progress)
+
+
+def _transfer(project, settings, checkpoint_epoch=None, quiet=False):
+    """Run the comparison; Ctrl+C stops it (`Cancelled`) and leaves the project as it was."""
+    from specgan_gui.training.workflow import run_transfer
+
+    task = _printed_progress("transfer", quiet)
     started = time.perf_counter()
     with _StopOnInterrupt(task, "the comparison"):
         result = run_transfer(project, settings, checkpoint_epoch, task)
@@ -400,18 +406,9 @@ def _print_comparison(result) -> None:
 
 def _sweep(project, settings, epochs=None, quiet=False):
     """Run the checkpoint sweep and print its table; Ctrl+C stops it (`Cancelled`)."""
-    from specgan_gui.training.task import TaskState
     from specgan_gui.training.workflow import run_sweep
 
-    last = [-1.0]
-
-    def on_progress(fraction, message):
-        if quiet or fraction - last[0] < 0.1 and fraction < 1:
-            return
-        last[0] = fraction
-        print(f"sweep {fraction:5.0%}  {message}", flush=True)
-
-    task = TaskState(on_progress)
+    task = _printed_progress("sweep", quiet)
     started = time.perf_counter()
     with _StopOnInterrupt(task, "the sweep"):
         result = run_sweep(project, settings, epochs, task)

@@ -1354,7 +1354,7 @@ def range_dropped_warning(pls_spec: list[dict], spec: list[dict]) -> str:
 
     An own pipeline replaces the networks' one entirely, so a crop or cut
     there does not carry over; PLS on the full axis is rarely what was meant.
-    Returns "" when there is nothing to say.
+    Returns "" when PLS's pipeline has a range step or `spec` has none.
     """
     range_kinds = ("crop", "cut")
     networks = [step for step in spec if step.get("kind") in range_kinds]

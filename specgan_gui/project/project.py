@@ -96,7 +96,7 @@ def transfer_rows(record: Tree) -> list[dict]:
 def sweep_points(record: Tree) -> list[dict]:
     """Return ``[{"epoch", <metric>: value}, ...]`` of one sweep record.
 
-    The record holds ``epochs`` (int64 array), ``metric`` (its name, such as
+    The record contains ``epochs`` (int64 array), ``metric`` (its name, such as
     ``"rmsecv"`` or ``"accuracy"``) and ``values`` (float64 array).
     """
     metric = str(record["metric"])

@@ -92,6 +92,20 @@ def missing_target(dataset: SpectralDataset, target: str) -> np.ndarray:
     return missing.to_numpy(dtype=bool)
 
 
+def left_out_message(target: str, sample_ids: list[str], purpose: str = "") -> str:
+    """Return a sentence naming the samples without a `target` value.
+
+    `purpose`, such as ``"the comparison"``, ends the sentence as "left out
+    of the comparison".
+    """
+    count = len(sample_ids)
+    subject = ("1 sample has no {} value and is" if count == 1
+               else f"{count} samples have no {{}} value and are").format(repr(target))
+    listed = ", ".join(sample_ids[:10]) + (f" and {count - 10} more" if count > 10 else "")
+    where = f" of {purpose}" if purpose else ""
+    return f"{subject} left out{where}: {listed}"
+
+
 def target_values(dataset: SpectralDataset, target: str, task: str) -> np.ndarray:
     """Return the target column as floats (regression) or unicode labels.
 

@@ -92,7 +92,7 @@ def realism_measures(real: np.ndarray, generated: np.ndarray, seed: int = 0) -> 
       among each other.  It is well above 1 when they are far away, and near
       0 when they copy real spectra.
     - ``classifier_score``: cross-validated balanced accuracy of a quadratic
-      classifier on principal component scores that tells real from
+      classifier on principal component scores that separates real from
       generated spectra (see `classifier_score`).  0.5 means indistinguishable, 1 means every
       spectrum is told apart.
     - ``diversity``: mean pairwise distance among generated spectra over the

@@ -37,6 +37,7 @@ from specgan_gui.data.preprocessing import Cut, Crop, Pipeline, format_steps, pa
 from specgan_gui.errors import SettingsError, SpecganError
 from specgan_gui.training.comparison import (
     fold_splits,
+    left_out_message,
     make_folds,
     missing_target,
     target_values,
@@ -276,15 +277,6 @@ def samples_with_target(
         return dataset, []
     left_out = [dataset.sample_ids[i] for i in np.nonzero(missing)[0]]
     return dataset.subset(np.nonzero(~missing)[0]), left_out
-
-
-def left_out_message(target: str, sample_ids: list[str]) -> str:
-    """Return a sentence naming the samples without a `target` value."""
-    count = len(sample_ids)
-    subject = ("1 sample has no {} value and is" if count == 1
-               else f"{count} samples have no {{}} value and are").format(repr(target))
-    listed = ", ".join(sample_ids[:10]) + (f" and {count - 10} more" if count > 10 else "")
-    return f"{subject} left out: {listed}"
 
 
 def _as_candidates(candidates, windows) -> list[Candidate]:

@@ -247,7 +247,7 @@ def network_inputs(spectra: np.ndarray, architecture: GANArchitecture) -> torch.
 
 @dataclass
 class FitReport:
-    """What one network fit did.
+    """Record of one network fit.
 
     Attributes
     ----------

@@ -20,7 +20,12 @@ from specgan_gui.data.preprocessing import Pipeline
 from specgan_gui.errors import DataError, SettingsError
 from specgan_gui.models.gan1d import GANArchitecture
 from specgan_gui.project.project import Project
-from specgan_gui.training.comparison import ComparisonResult, compare_models, missing_target
+from specgan_gui.training.comparison import (
+    ComparisonResult,
+    compare_models,
+    left_out_message,
+    missing_target,
+)
 from specgan_gui.training.diagnostics import (
     REALISM_SAMPLE_COUNT,
     REALISM_SEED,
@@ -364,20 +369,12 @@ def _samples_with_targets(
             missing |= missing_target(dataset, target)
     if missing.any() and not missing.all():
         left_out = [dataset.sample_ids[i] for i in np.nonzero(missing)[0]]
-        message = _left_out_message(" / ".join(targets), left_out)
+        message = left_out_message(" / ".join(targets), left_out, "the comparison")
         log.info("%s", message)
         if task is not None:
             task.report(0.0, message)
         dataset = dataset.subset(np.nonzero(~missing)[0])
     return dataset
-
-
-def _left_out_message(target: str, sample_ids: list[str]) -> str:
-    count = len(sample_ids)
-    subject = ("1 sample has no {} value and is" if count == 1
-               else f"{count} samples have no {{}} value and are").format(repr(target))
-    listed = ", ".join(sample_ids[:10]) + (f" and {count - 10} more" if count > 10 else "")
-    return f"{subject} left out of the comparison: {listed}"
 
 
 def predict_samples(
