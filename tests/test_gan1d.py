@@ -11,6 +11,7 @@ from specgan_gui.models.gan1d import (
     Discriminator,
     GANArchitecture,
     Generator,
+    PairMaxPool1d,
     count_parameters,
     layer_flops,
     load_numpy_state,
@@ -229,3 +230,56 @@ def test_reference_epoch_flops():
     architecture = GANArchitecture(REFERENCE_POINTS)
     assert training_epoch_flops(architecture, 40, 40) == 18_791_485_440
     assert training_epoch_flops(architecture, 40, 40, reuse_generated=False) == 22_223_728_640
+
+
+def _reference_features(discriminator: Discriminator, spectra: torch.Tensor) -> torch.Tensor:
+    """The reference order of the design: tanh, then nn.MaxPool1d, twice."""
+    pool = torch.nn.MaxPool1d(2)
+    x = pool(torch.tanh(discriminator.conv1(spectra)))
+    x = pool(torch.tanh(discriminator.conv2(x)))
+    return torch.tanh(discriminator.dense(x.flatten(1)))
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 12), (2, 64, 1868)])
+def test_pair_max_pool_equals_max_pool_with_ties(shape):
+    generator = torch.Generator().manual_seed(1)
+    values = torch.randn(*shape, generator=generator)
+    # Exact ties, and a run of equal values as padding by repetition makes.
+    values[..., 2:6] = 0.25
+    values[..., -4:] = values[..., -5:-4]
+    upstream = torch.randn(*shape[:-1], shape[-1] // 2, generator=generator)
+
+    ours_input = values.clone().requires_grad_()
+    ours = PairMaxPool1d()(ours_input)
+    ours.backward(upstream)
+    theirs_input = values.clone().requires_grad_()
+    theirs = torch.nn.MaxPool1d(2)(theirs_input)
+    theirs.backward(upstream)
+
+    assert torch.equal(ours, theirs)
+    assert torch.equal(ours_input.grad, theirs_input.grad)
+    # Exactly one point of each pair receives the upstream gradient.
+    assert torch.count_nonzero(ours_input.grad) == torch.count_nonzero(upstream)
+
+
+def test_discriminator_matches_reference_layer_order(reference_networks):
+    """Pooling before tanh gives the same features and gradients as tanh before pooling."""
+    _, _, discriminator = reference_networks
+    generator = torch.Generator().manual_seed(2)
+    spectra = torch.rand(4, 1, REFERENCE_POINTS, generator=generator) * 2 - 1
+    upstream = torch.randn(4, 1024, generator=generator)
+
+    results = []
+    for features in (discriminator.features, lambda x: _reference_features(discriminator, x)):
+        inputs = spectra.clone().requires_grad_()
+        discriminator.zero_grad(set_to_none=True)
+        output = features(inputs)
+        output.backward(upstream)
+        grads = [p.grad.clone() for p in discriminator.parameters() if p.grad is not None]
+        results.append((output.detach(), inputs.grad, grads))
+    (ours, ours_input_grad, ours_grads), (theirs, theirs_input_grad, theirs_grads) = results
+    assert torch.equal(ours, theirs)
+    assert torch.equal(ours_input_grad, theirs_input_grad)
+    assert len(ours_grads) == len(theirs_grads) == 6
+    for mine, reference in zip(ours_grads, theirs_grads):
+        assert torch.equal(mine, reference)

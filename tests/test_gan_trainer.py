@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -11,9 +14,18 @@ import torch
 
 from specgan_gui.data.preprocessing import Pipeline
 from specgan_gui.errors import DataError, SettingsError
-from specgan_gui.models.gan1d import Discriminator, GANArchitecture, load_numpy_state, pad_spectra
-from specgan_gui.models.gan1d import training_epoch_flops
-from specgan_gui.training.device import resolve_device, resolve_precision
+from specgan_gui.models.gan1d import (
+    Discriminator,
+    GANArchitecture,
+    load_numpy_state,
+    pad_spectra,
+    training_epoch_flops,
+)
+from specgan_gui.training.device import (
+    KEEP_FREED_MEMORY_VARIABLE,
+    resolve_device,
+    resolve_precision,
+)
 from specgan_gui.training.gan_trainer import (
     EpochStats,
     GANTrainer,
@@ -634,3 +646,42 @@ def test_cuda_bf16_run(spectra):
     # Weights stay float32 under autocast.
     assert all(p.dtype == torch.float32 for p in trainer.generator.parameters())
     assert trainer.snapshot().spectra.dtype == np.float32
+
+
+_FREED_MEMORY_PROBE = """
+import os
+import numpy as np
+from specgan_gui.training.device import keep_freed_memory
+
+def resident():
+    with open("/proc/self/statm") as file:
+        return int(file.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+kept = keep_freed_memory()
+block = np.ones(64_000_000 // 8)  # 64 MB, above glibc's largest mmap threshold
+before = resident()
+del block
+print(kept, keep_freed_memory(), (before - resident()) / 1e6)
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "confstr") or not os.path.exists("/proc/self/statm"),
+    reason="the setting applies to glibc on Linux",
+)
+@pytest.mark.parametrize("variable, kept", [(None, True), ("0", False)])
+def test_keep_freed_memory_keeps_large_blocks(variable, kept):
+    """A freed 64 MB block stays with the process, unless the variable turns it off."""
+    environment = {k: v for k, v in os.environ.items() if k != KEEP_FREED_MEMORY_VARIABLE}
+    if variable is not None:
+        environment[KEEP_FREED_MEMORY_VARIABLE] = variable
+    result = subprocess.run(
+        [sys.executable, "-c", _FREED_MEMORY_PROBE],
+        capture_output=True, text=True, env=environment, check=True,
+    )
+    first, second, returned_mb = result.stdout.split()
+    assert (first, second) == (str(kept), str(kept))
+    if kept:
+        assert float(returned_mb) < 8
+    else:
+        assert float(returned_mb) > 56

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 # The architecture settings live in a torch-free module so that the window
@@ -59,6 +60,59 @@ def pad_array(spectra: np.ndarray, padded_points: int) -> np.ndarray:
     if missing <= 0:
         return spectra
     return np.pad(spectra, [(0, 0)] * (spectra.ndim - 1) + [(0, missing)], mode="edge")
+
+
+class _PairMaxFunction(torch.autograd.Function):
+    """Max over neighbouring pairs of the last axis, with a light backward pass.
+
+    `nn.MaxPool1d` records an int64 index for every output in its forward
+    pass.  On 2 CPU cores that took 28 ms for the discriminator's first
+    pooling of 80 x 64 x 1868 values, where pooling without indices takes
+    3 ms.  This function pools without indices and keeps one bool per output
+    instead (whether the second point of the pair won), so its forward and
+    backward passes took 17 ms together against 37 ms.  Ties go to the first
+    point, as in `nn.MaxPool1d`, so values and gradients are identical.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        pairs = x.unflatten(-1, (x.shape[-1] // 2, 2))
+        ctx.save_for_backward(pairs[..., 1] > pairs[..., 0])
+        return F.max_pool1d(x, 2)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (second,) = ctx.saved_tensors
+        grad_input = grad.new_zeros(*second.shape, 2)
+        grad_input.scatter_(-1, second.long().unsqueeze(-1), grad.unsqueeze(-1))
+        return grad_input.flatten(-2)
+
+
+class PairMaxPool1d(nn.Module):
+    """Max pooling over pairs of points (kernel 2, stride 2), ``(..., L)`` to ``(..., L/2)``.
+
+    Equal to ``nn.MaxPool1d(2)`` for inputs of even length.  On the CPU,
+    when a gradient is needed, it uses `_PairMaxFunction`; elsewhere the
+    built-in pooling, which CUDA and `torch.compile` handle well.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (
+            x.device.type == "cpu" and x.requires_grad and torch.is_grad_enabled()
+            and x.shape[-1] % 2 == 0
+        ):
+            return _PairMaxFunction.apply(x)
+        return F.max_pool1d(x, 2)
+
+
+def pooled_tanh(pool: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Return ``pool(tanh(x))``, computed as ``tanh(pool(x))``.
+
+    tanh never decreases, so the maximum of a pair passes through it
+    unchanged and both orders give the same values and gradients.  Pooling
+    first computes tanh and its gradient on half as many values.
+    """
+    return torch.tanh(pool(x))
 
 
 def _init_dense(layer: nn.Linear) -> None:
@@ -108,7 +162,7 @@ class Discriminator(nn.Module):
         a = architecture
         self.architecture = a
         self.conv1 = nn.Conv1d(1, a.discriminator_filters, 3, padding=1)
-        self.pool = nn.MaxPool1d(2)
+        self.pool = PairMaxPool1d()
         self.conv2 = nn.Conv1d(a.discriminator_filters, a.bottleneck_channels, 3, padding=1)
         self.dense = nn.Linear(a.reduced_points * a.bottleneck_channels, a.hidden_units)
         self.output = nn.Linear(a.hidden_units, 1)
@@ -119,8 +173,8 @@ class Discriminator(nn.Module):
 
     def features(self, spectra: torch.Tensor) -> torch.Tensor:
         """Return the trunk's Dense(1024) activations, ``(batch, hidden)``."""
-        x = self.pool(torch.tanh(self.conv1(spectra)))  # (batch, filters, L/2)
-        x = self.pool(torch.tanh(self.conv2(x)))  # (batch, 32, L/4)
+        x = pooled_tanh(self.pool, self.conv1(spectra))  # (batch, filters, L/2)
+        x = pooled_tanh(self.pool, self.conv2(x))  # (batch, 32, L/4)
         return torch.tanh(self.dense(x.flatten(1)))  # (batch, hidden)
 
     def forward(self, spectra: torch.Tensor) -> torch.Tensor:

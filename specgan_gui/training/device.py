@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from specgan_gui.errors import SettingsError
@@ -134,3 +136,58 @@ def resolve_precision(
             "Set the precision to 'auto' or 'float32'."
         )
     return None
+
+
+#: Set to "0" to leave glibc's default memory release untouched.
+KEEP_FREED_MEMORY_VARIABLE = "SPECGAN_KEEP_FREED_MEMORY"
+
+_freed_memory_kept: bool | None = None
+
+
+def keep_freed_memory() -> bool:
+    """Let this process reuse freed memory instead of handing it back to the system.
+
+    glibc serves every allocation above 32 MB with its own ``mmap`` and
+    unmaps it when freed.  A training step frees and allocates several
+    such blocks (the 61 MB gradient of each large Dense layer, the 38 MB
+    activations of the first convolution), so the next step first had to
+    take page faults on fresh pages, which the kernel zero-fills.  On a
+    2-core CPU that cost about a quarter of every GAN epoch: writing a new
+    61 MB weight gradient took 20 ms against 6 ms into reused memory.
+
+    This turns off ``mmap`` for allocations (``M_MMAP_MAX = 0``) and never
+    trims the heap (``M_TRIM_THRESHOLD``), so freed blocks stay with the
+    process and are reused.  The price is that resident memory stays at its
+    peak until the process exits.  The setting applies to the whole process
+    and is made once; later calls return the first result.  It does nothing
+    outside glibc (macOS, Windows, musl) or when the environment variable
+    ``SPECGAN_KEEP_FREED_MEMORY`` is ``0``.
+
+    Returns
+    -------
+    bool
+        Whether the setting is in effect.
+    """
+    global _freed_memory_kept
+    if _freed_memory_kept is not None:
+        return _freed_memory_kept
+    _freed_memory_kept = False
+    if os.environ.get(KEEP_FREED_MEMORY_VARIABLE, "1").strip() == "0":
+        logger.debug("freed memory is returned to the system (%s=0)", KEEP_FREED_MEMORY_VARIABLE)
+        return False
+    try:
+        glibc = os.confstr("CS_GNU_LIBC_VERSION")
+    except (AttributeError, ValueError, OSError):
+        glibc = None
+    if not glibc:
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    # mallopt parameter numbers from glibc's malloc.h; it returns 1 on success.
+    m_trim_threshold, m_mmap_max = -1, -4
+    kept = libc.mallopt(m_trim_threshold, 2**31 - 1) == 1 and libc.mallopt(m_mmap_max, 0) == 1
+    _freed_memory_kept = kept
+    logger.debug("freed memory kept for reuse: %s", kept)
+    return kept

@@ -41,7 +41,7 @@ from specgan_gui.models.gan1d import (
     pad_spectra,
     state_to_numpy,
 )
-from specgan_gui.training.device import resolve_device, resolve_precision
+from specgan_gui.training.device import keep_freed_memory, resolve_device, resolve_precision
 
 # The settings and records live in a torch-free module so that the window
 # starts without torch.  Importing them here keeps `gan_trainer` imports working.
@@ -148,6 +148,8 @@ class GANTrainer:
         self.architecture = architecture
         self.settings = settings
         self.device = resolve_device(settings.device)
+        if self.device.type == "cpu":
+            keep_freed_memory()
         #: bf16 for mixed precision under `torch.autocast`, None for float32.
         self.autocast_dtype = resolve_precision(settings.precision, self.device)
         spectra = _check_spectra(spectra_scaled, architecture)

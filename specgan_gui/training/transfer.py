@@ -31,7 +31,9 @@ from specgan_gui.models.gan1d import (
     Discriminator,
     GANArchitecture,
     pad_array,
+    pooled_tanh,
 )
+from specgan_gui.training.device import keep_freed_memory
 
 # The settings live in a torch-free module so that the window starts without
 # torch.  Importing them here keeps `transfer` imports working.
@@ -137,8 +139,8 @@ class TransferNetwork(nn.Module):
 
     def features(self, spectra: torch.Tensor) -> torch.Tensor:
         """Return the trunk's Dense activations, ``(batch, hidden_units)``."""
-        x = self.pool(torch.tanh(self.conv1(spectra)))  # (batch, filters, L/2)
-        x = self.pool(torch.tanh(self.conv2(x)))  # (batch, 32, L/4)
+        x = pooled_tanh(self.pool, self.conv1(spectra))  # (batch, filters, L/2)
+        x = pooled_tanh(self.pool, self.conv2(x))  # (batch, 32, L/4)
         return torch.tanh(self.dense(x.flatten(1)))  # (batch, hidden)
 
     def forward(self, spectra: torch.Tensor) -> torch.Tensor:
@@ -319,6 +321,8 @@ def train_network(
         Seed of the batch order; ``settings.seed`` when None.
     """
     max_epochs = settings.epochs if epochs is None else int(epochs)
+    if torch.device(device).type == "cpu":
+        keep_freed_memory()
     network.to(device)
     network.train()
     inputs = network_inputs(spectra, network.architecture).to(device)
