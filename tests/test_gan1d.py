@@ -49,8 +49,12 @@ def reference_networks():
 def test_generator_layer_shapes(reference_networks):
     architecture, generator, _ = reference_networks
     log = record_shapes(generator, ["dense1", "dense2", "upsample", "conv1", "conv2"])
-    with torch.no_grad():
-        output = generator(torch.rand(2, architecture.code_length) * 2 - 1)
+    generator.fuse_upsampling = False  # run the layers one by one, as the design lists them
+    try:
+        with torch.no_grad():
+            output = generator(torch.rand(2, architecture.code_length) * 2 - 1)
+    finally:
+        generator.fuse_upsampling = True
     outputs = [(name, shape) for name, kind, shape in log if kind == "out"]
     assert outputs == [
         ("dense1", (1024,)),
@@ -283,3 +287,30 @@ def test_discriminator_matches_reference_layer_order(reference_networks):
     assert len(ours_grads) == len(theirs_grads) == 6
     for mine, reference in zip(ours_grads, theirs_grads):
         assert torch.equal(mine, reference)
+
+
+def test_fused_upsampling_matches_layer_by_layer(reference_networks):
+    """The generator's fused upsampling and convolution equal the design's layers."""
+    architecture, generator, _ = reference_networks
+    code = torch.rand(5, architecture.code_length, generator=torch.Generator().manual_seed(3))
+    results = []
+    for fused in (True, False):
+        generator.fuse_upsampling = fused
+        generator.zero_grad(set_to_none=True)
+        inputs = code.clone().requires_grad_()
+        output = generator(inputs)
+        (output * torch.linspace(-1, 1, output.shape[-1])).sum().backward()
+        grads = {name: p.grad.clone() for name, p in generator.named_parameters()}
+        results.append((output.detach(), inputs.grad, grads))
+    generator.fuse_upsampling = True
+    (fused, fused_input_grad, fused_grads), (layered, layered_input_grad, layered_grads) = results
+    assert fused.shape == (5, 1, REFERENCE_POINTS)
+    torch.testing.assert_close(fused, layered, rtol=0, atol=1e-5)
+    input_scale = float(layered_input_grad.abs().max())
+    torch.testing.assert_close(
+        fused_input_grad, layered_input_grad, rtol=0, atol=1e-4 * input_scale
+    )
+    assert set(fused_grads) == set(layered_grads)
+    for name, grad in fused_grads.items():
+        scale = float(layered_grads[name].abs().max())
+        torch.testing.assert_close(grad, layered_grads[name], rtol=0, atol=1e-4 * scale)

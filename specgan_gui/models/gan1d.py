@@ -115,6 +115,32 @@ def pooled_tanh(pool: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.tanh(pool(x))
 
 
+def upsampled_conv(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
+    """Return ``conv(upsample(x))`` for nearest-neighbour upsampling by 2, without upsampling.
+
+    With ``u[j] = x[j // 2]`` and taps ``w0, w1, w2`` of a 3-point "same"
+    convolution, the even outputs are ``w0 x[i-1] + (w1 + w2) x[i]`` and the
+    odd ones ``(w0 + w1) x[i] + w2 x[i+1]``.  So one convolution of the
+    original input with twice the output channels (even and odd phases)
+    computes both, and interleaving them gives the result.  The arithmetic
+    is the same, but the upsampled tensor is never built.  In float32 the
+    sums ``w1 + w2`` and ``w0 + w1`` round differently, so outputs differ
+    from the layer-by-layer version by about 1e-6.  For the reference
+    generator the forward and backward passes took 17 ms against 29 ms
+    (batch 40, 2 CPU cores).
+
+    ``x`` is ``(batch, in_channels, n)``; the result is ``(batch, out, 2 n)``.
+    """
+    weight, bias = conv.weight, conv.bias  # (out, in, 3), (out,)
+    zero = torch.zeros_like(weight[..., :1])
+    even = torch.cat((weight[..., :1], weight[..., 1:2] + weight[..., 2:], zero), -1)
+    odd = torch.cat((zero, weight[..., :1] + weight[..., 1:2], weight[..., 2:]), -1)
+    phases = F.conv1d(x, torch.cat((even, odd)), torch.cat((bias, bias)), padding=1)
+    out = weight.shape[0]
+    # (batch, 2 out, n) -> (batch, 2, out, n) -> (batch, out, n, 2) -> (batch, out, 2 n)
+    return phases.unflatten(1, (2, out)).permute(0, 2, 3, 1).flatten(2)
+
+
 def _init_dense(layer: nn.Linear) -> None:
     nn.init.normal_(layer.weight, mean=0.0, std=DENSE_INIT_STD)
     nn.init.zeros_(layer.bias)
@@ -143,11 +169,19 @@ class Generator(nn.Module):
         _init_conv(self.conv1)
         _init_conv(self.conv2)
 
+    #: Whether the CPU computes each upsampling and convolution in one
+    #: convolution of the shorter input (`upsampled_conv`).  The CUDA path,
+    #: and this flag set to False, run the layers as the design lists them.
+    fuse_upsampling = True
+
     def forward(self, code: torch.Tensor) -> torch.Tensor:
         a = self.architecture
         x = torch.tanh(self.dense1(code))  # (batch, hidden)
         x = torch.tanh(self.dense2(x))  # (batch, reduced * 32)
         x = x.view(-1, a.bottleneck_channels, a.reduced_points)  # (batch, 32, L/4)
+        if self.fuse_upsampling and x.device.type == "cpu":
+            x = torch.tanh(upsampled_conv(x, self.conv1))  # (batch, filters, L/2)
+            return torch.tanh(upsampled_conv(x, self.conv2))  # (batch, 1, L)
         x = self.upsample(x)  # (batch, 32, L/2)
         x = torch.tanh(self.conv1(x))  # (batch, filters, L/2)
         x = self.upsample(x)  # (batch, filters, L)
