@@ -47,6 +47,22 @@ def matmul_flop_rate(size: int = 2048, repeats: int = 7) -> float:
     return 2 * size**3 / seconds
 
 
+def copy_bandwidth(megabytes: float = 61.2, repeats: int = 7) -> float:
+    """Measure the bytes per second of copying a float32 array into another one.
+
+    The default size is one weight matrix of the reference Dense layers.
+    The rate counts the bytes read and the bytes written.
+    """
+    import torch
+
+    count = int(megabytes * 1e6 / 4)
+    source, target = torch.ones(count), torch.zeros(count)
+    for _ in range(2):
+        target.copy_(source)
+    seconds = median([time_call(lambda: target.copy_(source)) for _ in range(repeats)])
+    return 2 * 4 * count / seconds
+
+
 def resident_memory_mb() -> float:
     """Return the current resident memory of this process in MB (Linux)."""
     with open("/proc/self/statm") as file:
