@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 
 import pytest
 
 from specgan_gui.errors import DataError
-from specgan_gui.gui.worker import TaskRunner, active_thread_count
+from specgan_gui.gui.worker import TASK_NICE_INCREMENT, TaskRunner, active_thread_count
 
 
 def _record_signals(runner: TaskRunner) -> list[tuple]:
@@ -189,3 +191,20 @@ def test_many_posts_arrive_in_few_deliveries(qtbot, task_runner):
     assert sum(deliveries) == 5000
     # Delivery runs on a 100 ms timer, so a fast task is redrawn a few times at most.
     assert len(deliveries) <= 5
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_task_runs_at_lower_priority_than_the_window(qtbot, task_runner):
+    """The task thread (and the PyTorch threads it starts) yields the cores to the window."""
+    runner = TaskRunner(name="priority")
+    window_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def task(state):
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    outcome = task_runner(qtbot, runner, lambda: runner.start(task))
+
+    assert outcome.kind == "finished"
+    assert outcome.args == (min(window_nice + TASK_NICE_INCREMENT, 19),)
+    # The window's own thread keeps its priority.
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == window_nice
