@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 from specgan_gui.gui.dialogs import show_error
 from specgan_gui.gui.main_window import MainWindow
 from specgan_gui.gui.settings import APPLICATION_NAME, ORGANIZATION_NAME
+from specgan_gui.training.device import keep_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=getattr(logging, args.log_level), format="%(levelname)s %(name)s: %(message)s"
     )
+    # Before any thread starts, so that training threads share one memory arena
+    # whose freed blocks are reused (see `keep_freed_memory`).
+    keep_freed_memory()
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName(APPLICATION_NAME)
@@ -157,19 +161,28 @@ def preload_engine() -> None:
 
     The window is built without them so that it shows quickly.  Importing
     them while the user looks at the data spares the first Start or Compare
-    a pause of about 2 s in the window's thread.  A first optimizer is built
-    too: the first `torch.optim.Adam` imports more of torch (about 1 s,
+    a pause of about 2 s in the window's thread.  A first optimizer takes a
+    step too: the first `torch.optim.Adam` imports more of torch (about 1 s,
     holding the interpreter lock for up to 120 ms at a time), which would
-    otherwise stall the window just after the first Start.
+    otherwise stall the window just after the first Start.  For the same
+    reason the realism measures run once on small random spectra: their
+    first run imports scikit-learn's classifiers, which stalled the window
+    for 100 to 140 ms at the first snapshot.
     """
     started = time.perf_counter()
     try:
+        import numpy as np
         import torch
 
         import specgan_gui.training.sweep  # noqa: F401
         import specgan_gui.training.workflow  # noqa: F401
+        from specgan_gui.training.diagnostics import realism_measures
 
-        torch.optim.Adam([torch.zeros(1, requires_grad=True)], fused=True)
+        weight = torch.zeros(1, requires_grad=True)
+        weight.grad = torch.zeros(1)
+        torch.optim.Adam([weight], fused=True).step()
+        rng = np.random.default_rng(0)
+        realism_measures(rng.random((12, 16)), rng.random((12, 16)))
     except Exception:  # noqa: BLE001 - the window works without it and imports later
         log.exception("Preloading the training engine failed")
         return
