@@ -64,6 +64,12 @@ log = logging.getLogger(__name__)
 MAX_REAL_SPECTRA = 100
 #: Epochs whose mean duration gives the speed and time-left estimate.
 SPEED_WINDOW = 20
+#: Milliseconds between two redraws of the training plots.  Each redraw
+#: takes the window's thread a few milliseconds of a core that training
+#: also uses, and PyTorch's threads wait for each other at every step, so
+#: the delay of one costs both.  On 2 cores ten redraws a second (the
+#: workers' default) left the window at 86 % of the command line's speed.
+TRAINING_DELIVERY_INTERVAL_MS = 500
 
 MESSAGES = {
     "no_data": messages.warning("Import spectra or open an example on the Data page first."),
@@ -122,7 +128,8 @@ class TrainingPage(QWidget):
     def __init__(self, controller: ProjectController, parent: QWidget | None = None):
         super().__init__(parent)
         self.controller = controller
-        self.runner = TaskRunner(self, name="GAN training")
+        self.runner = TaskRunner(
+            self, name="GAN training", delivery_interval_ms=TRAINING_DELIVERY_INTERVAL_MS)
         self.messages = messages.MessageBar(MESSAGES)
         self._target_epochs = 0
         self._epochs: list[float] = []
