@@ -543,7 +543,12 @@ class TrainingPage(QWidget):
         self._after_run()
 
     def _after_run(self) -> None:
+        # Uncheck Pause without its slot: the run is over, so there is
+        # nothing to resume and the status bar must not say "resumed".
+        self.pause_button.blockSignals(True)
         self.pause_button.setChecked(False)
+        self.pause_button.blockSignals(False)
+        self.pause_button.setText("Pause")
         self.controller.notify_training_changed()
 
     # --- showing the project -------------------------------------------------

@@ -90,6 +90,27 @@ def test_continued_run_appends_without_duplicates(qtbot, window, task_runner):
     assert window.controller.project.realism["epoch"].tolist() == [2.0, 4.0]
 
 
+
+def test_stop_while_paused_does_not_say_resumed(qtbot, window, task_runner):
+    _open_coffee(window)
+    page = window.training_page
+    statuses: list[str] = []
+    window.controller.status_message_requested.connect(statuses.append)
+    page.epochs_spinbox.setValue(10_000)
+
+    def start_pause_and_stop():
+        assert page.start_training()
+        page.pause_button.setChecked(True)
+        page.runner.stop()
+
+    outcome = task_runner(qtbot, page.runner, start_pause_and_stop)
+
+    assert outcome.kind in ("finished", "cancelled"), outcome.args
+    assert "GAN training paused" in statuses
+    assert not any("resumed" in text for text in statuses), statuses
+    assert not page.pause_button.isChecked()
+    assert page.pause_button.text() == "Pause"
+
 def test_broken_run_shows_collapse_alarm(qtbot, window, task_runner, tmp_path):
     _open_coffee(window)
     page = window.training_page
