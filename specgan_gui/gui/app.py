@@ -136,9 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         # A zero-delay timer fires once the event loop runs, after the events
         # that show() queued, so the line marks the window on screen.
         QTimer.singleShot(0, lambda: print("window shown", flush=True))
+    # A project named on the command line that fails to open makes the exit
+    # status 1, so that scripted checks (--quit-after) see the failure.
+    open_failures: list[str] = []
     if args.example:
         window.open_example(args.example, ask=False)
     elif args.project:
+        _record_open_failure(window, open_failures)
         window.open_project(args.project, ask=False)
     if args.quit_after is not None:
         QTimer.singleShot(int(args.quit_after * 1000), window.close_without_asking)
@@ -153,7 +157,26 @@ def main(argv: list[str] | None = None) -> int:
             # An interpreter that exits in the middle of importing torch can crash.
             preload.join()
         _tear_down(app, window, reporter)
+    if open_failures and status == 0:
+        print(f"specgan-gui: {open_failures[0]}", file=sys.stderr)
+        return 1
     return int(status)
+
+
+def _record_open_failure(window: MainWindow, failures: list[str]) -> None:
+    """Append the message of the next file task to `failures` if that task fails."""
+    runner = window.file_runner
+
+    def on_failed(message: str, _details: str) -> None:
+        failures.append(message)
+        disconnect()
+
+    def disconnect(*_args) -> None:
+        runner.failed.disconnect(on_failed)
+        runner.finished.disconnect(disconnect)
+
+    runner.failed.connect(on_failed)
+    runner.finished.connect(disconnect)
 
 
 def preload_engine() -> None:

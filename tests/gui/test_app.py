@@ -25,6 +25,19 @@ def test_example_window_quits_with_status_zero(tmp_path):
     assert (tmp_path / "specgan_gui" / "SpecGAN.conf").is_file()
 
 
+def test_project_that_fails_to_open_gives_status_one(tmp_path):
+    damaged = tmp_path / "damaged.h5"
+    damaged.write_text("not an HDF5 file\n")
+    environment = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path))
+    completed = subprocess.run(
+        [sys.executable, "-m", "specgan_gui.gui.app", str(damaged), "--quit-after", "2"],
+        cwd=REPO, env=environment, capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 1, completed.stderr[-2000:]
+    assert f"specgan-gui: {damaged} is not a specgan_gui project" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert damaged.read_text() == "not an HDF5 file\n"
+
 def test_help_describes_quit_after():
     parser = app.build_parser()
     text = parser.format_help()
