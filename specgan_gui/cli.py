@@ -916,6 +916,8 @@ def _preprocess_epilog() -> str:
 
 
 def cmd_info(args) -> int:
+    from specgan_gui.data.preprocessing import format_steps
+
     project = _load(args.project)
     info = project.info()
     if args.json:
@@ -933,6 +935,11 @@ def cmd_info(args) -> int:
             print("alarms:" + ("" if value else " none"))
             for alarm in value:
                 print(f"  epoch {alarm['epoch']}: {alarm['kind']}: {alarm['message']}")
+        elif key == "preprocessing":
+            # Step syntax, as --steps takes it; --json keeps the step dicts.
+            print(f"{key}: {format_steps(value)}")
+        elif key == "pls_preprocessing":
+            print(f"{key}: " + ("same as preprocessing" if value is None else format_steps(value)))
         else:
             print(f"{key}: {value}")
     return 0

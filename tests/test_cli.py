@@ -333,6 +333,11 @@ def test_info_prints_sweep_and_alarms(swept_project, tmp_path, capsys):
     assert lines[start + 2].split()[0] == "1"
     assert lines[start + 3].split()[0] == "3"
     assert "  epoch 2: flat_output: generated spectra are flat lines" in lines
+    # Pipelines in the step syntax that --steps takes, not as dicts.
+    steps = next(line for line in lines if line.startswith("preprocessing: "))
+    assert "{" not in steps
+    assert steps.endswith("scale")
+    assert "pls_preprocessing: same as preprocessing" in lines
     info = _info(path, capsys)
     assert info["alarms"] == [{"epoch": 2, "kind": "flat_output",
                                "message": "generated spectra are flat lines"}]
