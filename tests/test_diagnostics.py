@@ -179,6 +179,21 @@ def test_gradient_norm_sustained_only():
     assert "learning rates" in alarms[0].remedy
 
 
+def test_gradient_norm_hovering_at_limit_alarms_once():
+    monitor = HealthMonitor()
+    clear = diagnostics.CLEAR_AFTER_EPOCHS
+    # Medians of 20 epochs swing between about 95 and 105 for 600 epochs.
+    hovering = [stats(e, grad_norm=105.0 if (e // 30) % 2 else 95.0) for e in range(1, 601)]
+
+    alarms = feed(monitor, hovering)
+
+    assert [a.kind for a in alarms] == ["gradient_norm"]
+    # Well below the limit for long enough, the episode ends; a new rise alarms again.
+    calm = feed(monitor, [stats(600 + e, grad_norm=40.0) for e in range(1, 2 * clear + 1)])
+    again = feed(monitor, [stats(700 + e, grad_norm=150.0) for e in range(1, 41)])
+    assert calm == []
+    assert [a.kind for a in again] == ["gradient_norm"]
+
 def test_unstable_discriminator_spikes():
     calm = feed(HealthMonitor(), [stats(e, discriminator_loss=0.4 + 0.05 * np.sin(e))
                                   for e in range(1, 301)])
