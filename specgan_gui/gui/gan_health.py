@@ -120,15 +120,34 @@ class AlarmPanel(QFrame):
         items = [self.list.item(row).text() for row in range(self.list.count())]
         return "\n".join([self.title.text(), *items])
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        # A new width wraps the alarm texts into another number of lines.
+        self._fit_height()
+
     def _update_title(self) -> None:
         count = len(self._alarms)
         self.title.setText(
             f"GAN health: {count} alarm{'s' if count != 1 else ''} in this run")
-        # As tall as the alarms need, up to MAX_ALARM_LIST_HEIGHT (then it scrolls).
-        rows = sum(max(self.list.sizeHintForRow(row), 0) for row in range(self.list.count()))
+        self._fit_height()
+        self.setVisible(count > 0)
+
+    def _fit_height(self) -> None:
+        """Make the list as tall as its wrapped texts, up to MAX_ALARM_LIST_HEIGHT.
+
+        The list's own row size hints assume the width it had when the rows
+        were added, often before the window was laid out, so long remedies
+        were cut off.  The texts are measured at the current width instead.
+        """
+        width = max(self.list.viewport().width() - 8, 50)
+        metrics = self.list.fontMetrics()
+        rows = 0
+        for row in range(self.list.count()):
+            text = self.list.item(row).text()
+            bounds = metrics.boundingRect(0, 0, width, 0, Qt.TextFlag.TextWordWrap, text)
+            rows += bounds.height() + 4
         frame = 2 * self.list.frameWidth() + 4
         self.list.setFixedHeight(min(rows + frame, MAX_ALARM_LIST_HEIGHT))
-        self.setVisible(count > 0)
 
 
 class RealismPlot(QWidget):

@@ -182,3 +182,26 @@ def test_export_gif_rejects_mismatch(qtbot, tmp_path):
                             lambda s: s, "Point", "Intensity")
     with pytest.raises(ValueError, match="no snapshots"):
         export_snapshot_gif(tmp_path / "none.gif", {}, axis, lambda s: s, "Point", "Intensity")
+
+
+@pytest.mark.parametrize("width", [500, 900])
+def test_alarm_panel_shows_every_wrapped_line(qtbot, width):
+    from specgan_gui.gui.gan_health import AlarmPanel
+    from specgan_gui.training.diagnostics import REMEDIES, Alarm
+
+    panel = AlarmPanel()
+    qtbot.addWidget(panel)
+    panel.resize(width, 400)
+    panel.show()
+    panel.add_alarm(Alarm(1060, "gradient_norm", "The median gradient norm of the last 20 "
+                          "epochs is 101, above 100: the updates are too large for stable "
+                          "training.", REMEDIES["gradient_norm"]))
+    panel.add_alarm(Alarm(1200, "collapse", "Every generated spectrum is a flat line.",
+                          REMEDIES["collapse"]))
+    qtbot.wait(50)
+
+    viewport = panel.list.viewport().rect()
+    for row in range(panel.list.count()):
+        shown = panel.list.visualItemRect(panel.list.item(row))
+        assert shown.height() > panel.list.fontMetrics().height(), row  # wrapped
+        assert viewport.contains(shown), (row, shown, viewport)
