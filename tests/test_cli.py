@@ -211,6 +211,8 @@ def test_transfer_leaves_out_samples_without_value(demo_project, tmp_path, capsy
     result = ComparisonResult.from_record(load_project(path).transfer_runs[-1])
     assert len(result.sample_ids) == 20
     assert sample not in result.sample_ids
+    # The stored result keeps the note, for the window and later readers.
+    assert result.warnings[0] == expected
 
 
 def test_import_with_targets(fermentation, tmp_path, capsys):

@@ -21,6 +21,7 @@ from specgan_gui.training.comparison import (
     ComparisonResult,
     compare_models,
     fold_splits,
+    left_out_message,
     make_folds,
 )
 from specgan_gui.training.gan_trainer import (
@@ -612,3 +613,15 @@ def test_continuous_column_rejected_as_classes(fermentation):
 
     with pytest.raises(DataError, match="too many to be classes"):
         target_values(fermentation, "glucose", "classification")
+
+
+@pytest.mark.parametrize("targets, ids, expected", [
+    ("glucose", ["s1"], "1 sample has no 'glucose' value and is left out of the comparison: s1"),
+    (["glucose", "ethanol"], ["s1", "s4"],
+     "2 samples have no value in 'glucose' or 'ethanol' and are left out of the comparison: "
+     "s1, s4"),
+    (["a", "b", "c"], ["s2"], "1 sample has no value in 'a', 'b' or 'c' and is left out of "
+     "the comparison: s2"),
+])
+def test_left_out_message_names_targets_and_samples(targets, ids, expected):
+    assert left_out_message(targets, ids, "the comparison") == expected

@@ -92,15 +92,24 @@ def missing_target(dataset: SpectralDataset, target: str) -> np.ndarray:
     return missing.to_numpy(dtype=bool)
 
 
-def left_out_message(target: str, sample_ids: list[str], purpose: str = "") -> str:
+def left_out_message(
+    target: str | Sequence[str], sample_ids: list[str], purpose: str = ""
+) -> str:
     """Return a sentence naming the samples without a `target` value.
 
-    `purpose`, such as ``"the comparison"``, ends the sentence as "left out
-    of the comparison".
+    `target` is one column name, or several when a sample needs a value in
+    each.  `purpose`, such as ``"the comparison"``, ends the sentence as
+    "left out of the comparison".
     """
+    names = [target] if isinstance(target, str) else [str(name) for name in target]
+    if len(names) == 1:
+        missing = f"no {names[0]!r} value"
+    else:
+        quoted = [repr(name) for name in names]
+        missing = f"no value in {', '.join(quoted[:-1])} or {quoted[-1]}"
     count = len(sample_ids)
-    subject = ("1 sample has no {} value and is" if count == 1
-               else f"{count} samples have no {{}} value and are").format(repr(target))
+    subject = (f"1 sample has {missing} and is" if count == 1
+               else f"{count} samples have {missing} and are")
     listed = ", ".join(sample_ids[:10]) + (f" and {count - 10} more" if count > 10 else "")
     where = f" of {purpose}" if purpose else ""
     return f"{subject} left out{where}: {listed}"

@@ -270,8 +270,8 @@ def run_transfer(
     The targets are the project's target and its extra targets.  Samples
     without a value in any target column are left out of the comparison,
     although the GAN trained on them too.  The result's `sample_ids` may
-    therefore be fewer than the project's, and the first progress message
-    names the samples left out.  PLS uses the project's PLS pipeline when it
+    therefore be fewer than the project's.  The first progress message and
+    the result's first warning name the samples left out.  PLS uses the project's PLS pipeline when it
     has one.  The result, the settings and the final fitted models are
     stored in the project.
     """
@@ -281,7 +281,7 @@ def run_transfer(
         raise DataError("The GAN has no checkpoint yet; train it first.")
     architecture = GANArchitecture.from_dict(dict(project.gan_architecture))
     targets = project_targets(project)
-    dataset = _samples_with_targets(project, targets, task)
+    dataset, left_out = _samples_with_targets(project, targets, task)
     pls_pipeline = None
     if project.pls_preprocessing is not None:
         pls_pipeline = Pipeline.from_spec(project.pls_preprocessing)
@@ -296,6 +296,10 @@ def run_transfer(
         task,
         pls_pipeline=pls_pipeline,
     )
+    if left_out:
+        # Kept with the result, so the window, `specgan info` and the report
+        # show which samples the figures leave out, long after the progress.
+        result.warnings.insert(0, left_out)
     project.transfer_settings = settings.to_dict()
     project.transfer_runs.append(result.to_record())
     for name, model in result.models.items():
@@ -326,7 +330,7 @@ def run_sweep(
         raise SettingsError("Choose at least one checkpoint epoch for the sweep.")
     architecture = GANArchitecture.from_dict(dict(project.gan_architecture))
     targets = project_targets(project)
-    dataset = _samples_with_targets(project, targets, task)
+    dataset, _left_out = _samples_with_targets(project, targets, task)
     result = sweep_checkpoints(
         dataset, targets, project.task, project_pipeline(project), architecture,
         checkpoints, settings, task,
@@ -359,22 +363,26 @@ def _check_transfer_project(project: Project) -> None:
 
 def _samples_with_targets(
     project: Project, targets: list[str], task: TaskState | None
-) -> SpectralDataset:
-    """Return the project's samples that have a value in every target column."""
+) -> tuple[SpectralDataset, str]:
+    """Return the project's samples that have a value in every target column.
+
+    The second item names the samples left out, or is "" when none is.
+    """
     dataset = project.dataset
     columns = list(map(str, dataset.references.columns))
     missing = np.zeros(dataset.n_samples, dtype=bool)
     for target in targets:
         if target in columns:
             missing |= missing_target(dataset, target)
+    message = ""
     if missing.any() and not missing.all():
         left_out = [dataset.sample_ids[i] for i in np.nonzero(missing)[0]]
-        message = left_out_message(" / ".join(targets), left_out, "the comparison")
+        message = left_out_message(targets, left_out, "the comparison")
         log.info("%s", message)
         if task is not None:
             task.report(0.0, message)
         dataset = dataset.subset(np.nonzero(~missing)[0])
-    return dataset
+    return dataset, message
 
 
 def predict_samples(
