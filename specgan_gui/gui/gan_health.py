@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PIL import Image
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import (
     QFrame,
@@ -318,6 +318,114 @@ class SnapshotBrowser(QWidget):
         self.epoch_selected.emit(epoch)
 
 
+class SnapshotGifRenderer:
+    """Render snapshot frames one at a time in an offscreen plot, then write the GIF.
+
+    Each frame is rendered offscreen in a plot with the axis labels given,
+    titled with its epoch, with the measured `real_spectra` (already in
+    display units) in grey behind the generated ones.  `to_units` maps
+    scaled snapshots to display units.  Runs with more than `max_frames`
+    snapshots are thinned out evenly, keeping the first and the last.
+
+    Rendering uses a plot widget, so it runs in the window's thread; a
+    frame takes about 0.1 s.  `GifExport` renders one frame per turn of the
+    event loop so that the window stays responsive.
+
+    Raises
+    ------
+    ValueError
+        If there is no snapshot, or a snapshot does not fit `axis`.
+    """
+
+    def __init__(
+        self,
+        snapshots: Mapping[int, np.ndarray],
+        axis: np.ndarray,
+        to_units: Callable[[np.ndarray], np.ndarray],
+        x_label: str,
+        y_label: str,
+        real_spectra: np.ndarray | None = None,
+        max_frames: int = MAX_GIF_FRAMES,
+    ):
+        epochs = sorted(int(e) for e in snapshots)
+        if not epochs:
+            raise ValueError("There are no snapshots to export; train the GAN first.")
+        if len(epochs) > max_frames:
+            picks = np.unique(np.linspace(0, len(epochs) - 1, max_frames).round().astype(int))
+            epochs = [epochs[i] for i in picks]
+        self.axis = np.asarray(axis, dtype=np.float64)
+        self.converted: dict[int, np.ndarray] = {}
+        for epoch in epochs:
+            spectra = np.asarray(snapshots[epoch])
+            if spectra.ndim != 2 or spectra.shape[1] != self.axis.size:
+                raise ValueError(
+                    f"The snapshot at epoch {epoch} has shape {spectra.shape}, which does not "
+                    f"fit the {self.axis.size}-point axis.")
+            self.converted[epoch] = np.asarray(to_units(spectra), dtype=np.float64)
+        #: Epochs of the frames, in order.
+        self.epochs = epochs
+        self.frames: list[Image.Image] = []
+
+        self._widget = plots.make_plot_widget(x_label, y_label)
+        self._widget.resize(*GIF_SIZE)
+        self._plot = self._widget.getPlotItem()
+        if real_spectra is not None:
+            grey = pg.mkPen(plots.REAL_SPECTRUM_COLOR, width=1.0)
+            for row, spectrum in enumerate(np.asarray(real_spectra)):
+                self._plot.plot(self.axis, spectrum, pen=grey,
+                                name="Measured" if row == 0 else None)
+        # One y range for every frame, so that the frames compare alike.
+        all_values = np.concatenate(
+            [values.ravel() for values in self.converted.values()]
+            + ([np.asarray(real_spectra).ravel()] if real_spectra is not None else []))
+        finite = all_values[np.isfinite(all_values)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
+        pad = 0.05 * (high - low) if high > low else 1.0
+        self._plot.setXRange(float(self.axis.min()), float(self.axis.max()), padding=0.02)
+        self._plot.setYRange(low - pad, high + pad, padding=0)
+        self._plot.enableAutoRange(enable=False)
+        self._curves: list[pg.PlotDataItem] = []
+
+    @property
+    def done(self) -> bool:
+        """Whether every frame has been rendered."""
+        return len(self.frames) == len(self.epochs)
+
+    def render_next(self) -> None:
+        """Render the next frame."""
+        epoch = self.epochs[len(self.frames)]
+        spectra = self.converted[epoch]
+        while len(self._curves) < spectra.shape[0]:
+            index = len(self._curves)
+            self._curves.append(self._plot.plot(
+                [], [], pen=plots.pen(index, 1.0), name="Generated" if index == 0 else None))
+        for curve, spectrum in zip(self._curves, spectra):
+            curve.setData(self.axis, spectrum)
+        for curve in self._curves[spectra.shape[0]:]:
+            curve.setData([], [])
+        self._plot.setTitle(f"Generated spectra at epoch {epoch}", size="12pt")
+        self.frames.append(_to_pil(self._widget.grab().toImage()))
+
+    def write(self, path: str | Path, frame_ms: int = GIF_FRAME_MS) -> int:
+        """Write the rendered frames to `path`; return their count.
+
+        Raises
+        ------
+        OSError
+            If the file cannot be written.
+        """
+        self.frames[0].save(
+            Path(path), save_all=True, append_images=self.frames[1:], duration=int(frame_ms),
+            loop=0, optimize=False,
+        )
+        log.info("wrote %d snapshot frames to %s", len(self.frames), path)
+        return len(self.frames)
+
+    def close(self) -> None:
+        """Delete the offscreen plot."""
+        self._widget.deleteLater()
+
+
 def export_snapshot_gif(
     path: str | Path,
     snapshots: Mapping[int, np.ndarray],
@@ -329,77 +437,71 @@ def export_snapshot_gif(
     frame_ms: int = GIF_FRAME_MS,
     max_frames: int = MAX_GIF_FRAMES,
 ) -> int:
-    """Write the snapshots as an animated GIF, one frame per epoch; return the frame count.
+    """Render every frame (see `SnapshotGifRenderer`) and write the GIF; return the frame count.
 
-    Each frame is rendered offscreen in a plot with the axis labels given,
-    titled with its epoch, with the measured `real_spectra` (already in
-    display units) in grey behind the generated ones.  `to_units` maps
-    scaled snapshots to display units.  Runs with more than `max_frames`
-    snapshots are thinned out evenly, keeping the first and the last.
-
-    Raises
-    ------
-    ValueError
-        If there is no snapshot, or a snapshot does not fit `axis`.
-    OSError
-        If the file cannot be written.
+    This blocks for about 0.1 s per frame; the window uses `GifExport`.
     """
-    epochs = sorted(int(e) for e in snapshots)
-    if not epochs:
-        raise ValueError("There are no snapshots to export; train the GAN first.")
-    if len(epochs) > max_frames:
-        picks = np.unique(np.linspace(0, len(epochs) - 1, max_frames).round().astype(int))
-        epochs = [epochs[i] for i in picks]
-    axis = np.asarray(axis, dtype=np.float64)
-    converted = {}
-    for epoch in epochs:
-        spectra = np.asarray(snapshots[epoch])
-        if spectra.ndim != 2 or spectra.shape[1] != axis.size:
-            raise ValueError(
-                f"The snapshot at epoch {epoch} has shape {spectra.shape}, which does not "
-                f"fit the {axis.size}-point axis.")
-        converted[epoch] = np.asarray(to_units(spectra), dtype=np.float64)
-
-    widget = plots.make_plot_widget(x_label, y_label)
-    widget.resize(*GIF_SIZE)
-    plot = widget.getPlotItem()
-    if real_spectra is not None:
-        grey = pg.mkPen(plots.REAL_SPECTRUM_COLOR, width=1.0)
-        for row, spectrum in enumerate(np.asarray(real_spectra)):
-            plot.plot(axis, spectrum, pen=grey, name="Measured" if row == 0 else None)
-    # One y range for every frame, so that the frames compare alike.
-    all_values = np.concatenate([values.ravel() for values in converted.values()]
-                                + ([np.asarray(real_spectra).ravel()]
-                                   if real_spectra is not None else []))
-    finite = all_values[np.isfinite(all_values)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
-    pad = 0.05 * (high - low) if high > low else 1.0
-    plot.setXRange(float(axis.min()), float(axis.max()), padding=0.02)
-    plot.setYRange(low - pad, high + pad, padding=0)
-    plot.enableAutoRange(enable=False)
-    curves: list[pg.PlotDataItem] = []
-    frames = []
+    renderer = SnapshotGifRenderer(
+        snapshots, axis, to_units, x_label, y_label, real_spectra, max_frames)
     try:
-        for epoch in epochs:
-            spectra = converted[epoch]
-            while len(curves) < spectra.shape[0]:
-                index = len(curves)
-                curves.append(plot.plot([], [], pen=plots.pen(index, 1.0),
-                                        name="Generated" if index == 0 else None))
-            for curve, spectrum in zip(curves, spectra):
-                curve.setData(axis, spectrum)
-            for curve in curves[spectra.shape[0]:]:
-                curve.setData([], [])
-            plot.setTitle(f"Generated spectra at epoch {epoch}", size="12pt")
-            frames.append(_to_pil(widget.grab().toImage()))
+        while not renderer.done:
+            renderer.render_next()
     finally:
-        widget.deleteLater()
-    frames[0].save(
-        Path(path), save_all=True, append_images=frames[1:], duration=int(frame_ms), loop=0,
-        optimize=False,
-    )
-    log.info("wrote %d snapshot frames to %s", len(frames), path)
-    return len(frames)
+        renderer.close()
+    return renderer.write(path, frame_ms)
+
+
+class GifExport(QObject):
+    """Render a `SnapshotGifRenderer` one frame per turn of the event loop, then write it.
+
+    Signals: `progress` (frames done, frames in all) after each frame,
+    then `finished` (frames written) or `failed` (message).  `cancel`
+    stops before the next frame and writes nothing.
+    """
+
+    progress = Signal(int, int)
+    finished = Signal(int)
+    failed = Signal(str)
+
+    def __init__(self, renderer: SnapshotGifRenderer, path: str | Path,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.renderer = renderer
+        self.path = Path(path)
+        self._timer = QTimer(self)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._step)
+
+    @property
+    def is_running(self) -> bool:
+        return self._timer.isActive()
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def cancel(self) -> None:
+        if self._timer.isActive():
+            self._timer.stop()
+            self.renderer.close()
+            self.failed.emit("The export was cancelled.")
+
+    @Slot()
+    def _step(self) -> None:
+        try:
+            self.renderer.render_next()
+            self.progress.emit(len(self.renderer.frames), len(self.renderer.epochs))
+            if not self.renderer.done:
+                return
+            self._timer.stop()
+            self.renderer.close()
+            frames = self.renderer.write(self.path)
+        except (OSError, ValueError) as exc:
+            self._timer.stop()
+            self.renderer.close()
+            log.warning("GIF export to %s failed: %s", self.path, exc)
+            self.failed.emit(str(exc))
+            return
+        self.finished.emit(frames)
 
 
 def _to_pil(image: QImage) -> Image.Image:

@@ -44,8 +44,9 @@ from specgan_gui.gui.gan_health import (
     ALARM_TITLES,
     AlarmPanel,
     RealismPlot,
+    GifExport,
     SnapshotBrowser,
-    export_snapshot_gif,
+    SnapshotGifRenderer,
 )
 from specgan_gui.gui.worker import TaskRunner
 from specgan_gui.models.architecture import GANArchitecture
@@ -87,6 +88,7 @@ MESSAGES = {
     "alarm": messages.warning(
         "GAN health alarm at epoch {epoch}: {title}. The alarm list above the plots "
         "names the settings to try."),
+    "gif_progress": messages.info("Rendering the GIF: frame {done} of {total}."),
     "gif_saved": messages.info("Saved {frames} snapshot frames to {path}."),
     "gif_failed": messages.error("The GIF was not saved. {error}"),
 }
@@ -142,6 +144,7 @@ class TrainingPage(QWidget):
         # from the project, so the GUI thread never reads the project while the
         # training thread writes to it.
         self._snapshots: dict[int, np.ndarray] = {}
+        self._gif_export: GifExport | None = None
         self._build()
 
         self.runner.started.connect(self._update_buttons)
@@ -554,6 +557,8 @@ class TrainingPage(QWidget):
     # --- showing the project -------------------------------------------------
     @Slot()
     def _on_project_replaced(self) -> None:
+        if self._gif_export is not None:
+            self._gif_export.cancel()  # its frames belong to the old project
         self.messages.clear()
         self._fill_form()
         self.refresh()
@@ -628,33 +633,52 @@ class TrainingPage(QWidget):
         path, _ = QFileDialog.getSaveFileName(
             self, "Export snapshots as GIF", "gan_snapshots.gif", "Animated GIF (*.gif)")
         if path:
-            self.export_gif(path)
+            self.start_gif_export(path)
 
-    def export_gif(self, path) -> int:
-        """Write the stored snapshots to an animated GIF at `path`; return the frame count.
+    def start_gif_export(self, path) -> bool:
+        """Start writing the stored snapshots to an animated GIF at `path`.
 
-        Shows the outcome in the message bar; returns 0 when nothing was written.
+        Frames render one per turn of the event loop (about 0.1 s each, up
+        to 150 frames), so the window stays responsive.  The message bar
+        shows the progress and the outcome.  Returns whether the export
+        started.
         """
+        if self._gif_export is not None and self._gif_export.is_running:
+            return False
         pipeline = self._display_pipeline
         dataset = self.controller.project.dataset
         if pipeline is None or dataset is None or not self._snapshots:
             self.messages.show_message("gif_failed", error="There are no snapshots yet.")
-            return 0
+            return False
         axis, measured = pipeline.transform_before_scale(dataset.spectra)
         rows = np.arange(measured.shape[0])
         if rows.size > MAX_REAL_SPECTRA:
             rows = np.linspace(0, rows.size - 1, MAX_REAL_SPECTRA).astype(int)
         try:
-            frames = export_snapshot_gif(
-                path, self._snapshots, pipeline.output_axis, pipeline.inverse_scale,
+            renderer = SnapshotGifRenderer(
+                dict(self._snapshots), pipeline.output_axis, pipeline.inverse_scale,
                 dataset.axis_label, units_label(pipeline, dataset), measured[rows],
             )
-        except (OSError, ValueError) as exc:
-            log.warning("GIF export to %s failed: %s", path, exc)
+        except ValueError as exc:
             self.messages.show_message("gif_failed", error=str(exc))
-            return 0
-        self.messages.show_message("gif_saved", frames=frames, path=str(path))
-        return frames
+            return False
+        export = GifExport(renderer, path, self)
+        export.progress.connect(
+            lambda done, total: self.messages.show_message("gif_progress", done=done, total=total))
+        export.finished.connect(
+            lambda frames: self._after_gif_export("gif_saved", frames=frames, path=str(path)))
+        export.failed.connect(lambda error: self._after_gif_export("gif_failed", error=error))
+        self._gif_export = export
+        self.snapshot_browser.export_button.setEnabled(False)
+        export.start()
+        return True
+
+    def _after_gif_export(self, message: str, **values) -> None:
+        self.messages.show_message(message, **values)
+        self.snapshot_browser.export_button.setEnabled(bool(self._snapshots))
+        if self._gif_export is not None:
+            self._gif_export.deleteLater()
+            self._gif_export = None
 
     def _clear_history_plot(self) -> None:
         self._epochs, self._discriminator_losses, self._generator_losses = [], [], []

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog
 
 from specgan_gui.data.preprocessing import parse_steps
@@ -153,8 +154,17 @@ def test_export_gif_frames(qtbot, window, task_runner, tmp_path, monkeypatch):
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         staticmethod(lambda *args, **kwargs: (str(path), "")))
 
+    events: list[str] = []
     page.snapshot_browser.export_button.click()
+    page._gif_export.progress.connect(lambda done, total: events.append(f"frame {done}/{total}"))
+    QTimer.singleShot(0, lambda: events.append("event loop"))
 
+    # Frames render one per turn of the event loop; the button waits meanwhile.
+    assert not page.snapshot_browser.export_button.isEnabled()
+    qtbot.waitUntil(lambda: "Saved 3 snapshot frames" in page.messages.text(), timeout=30_000)
+    assert page.snapshot_browser.export_button.isEnabled()
+    assert events[-1] == "frame 3/3"
+    assert events.index("event loop") < events.index("frame 3/3")
     with Image.open(path) as image:
         assert image.n_frames == 3
         assert image.size == (720, 440)
