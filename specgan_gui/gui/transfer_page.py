@@ -396,8 +396,14 @@ class TransferPage(QWidget):
         self._refresh_summary()
         self.refresh_result()
         self._refresh_checkpoints()
-        if self.sweep is not None:
-            self._select_best_checkpoint()
+        # The checkpoint of the stored comparison, so that Compare repeats it;
+        # without one, the sweep's best.
+        compared = self.result.checkpoint_epoch if self.result is not None else None
+        if compared is None or self.checkpoint_combo.findData(int(compared)) < 0:
+            if self.sweep is not None:
+                self._select_best_checkpoint()
+        else:
+            self.checkpoint_combo.setCurrentIndex(self.checkpoint_combo.findData(int(compared)))
         tab = COMPARISON_TAB if self.result is not None else SWEEP_TAB
         self.result_tabs.setCurrentIndex(tab)
 

@@ -192,6 +192,8 @@ def test_regression_sweep_then_comparison(qtbot, window, task_runner, tmp_path,
     assert page.sweep_plot.points.getData()[0].tolist() == [1.0, 2.0, 3.0]
     assert page.verdict_label.text() == verdict
     assert page.result_tabs.currentIndex() == 1
+    # The stored comparison's checkpoint, not the sweep's best, is chosen again.
+    assert page.checkpoint_combo.currentData() == other
 
 
 
