@@ -298,8 +298,14 @@ def _train(project, settings, architecture, quiet: bool = False):
             flush=True,
         )
 
+    def on_alarm(alarm):
+        # Printed even with quiet progress: an alarm asks the user to act.
+        print(f"GAN alarm at epoch {alarm.epoch} ({alarm.kind}): {alarm.message}\n"
+              f"  Try: {alarm.remedy}", flush=True)
+
     with _StopOnInterrupt(task, "training") as guard:
-        outcome = train_gan(project, settings, architecture, task, on_epoch=on_epoch)
+        outcome = train_gan(
+            project, settings, architecture, task, on_epoch=on_epoch, on_alarm=on_alarm)
     seconds = time.perf_counter() - start
     print(
         f"trained {outcome.epochs_completed} epochs in total ({epochs_this_run[0]} in "

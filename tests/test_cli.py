@@ -404,3 +404,15 @@ def test_stopped_comparison_keeps_sweep(demo_project, tmp_path, capsys, monkeypa
     assert code == 130
     assert "saving the finished sweep" in capsys.readouterr().err
     assert len(load_project(out).sweeps) == before + 1
+
+
+def test_train_prints_alarm_with_remedy(demo_project, tmp_path, capsys):
+    out = tmp_path / "exploded.h5"
+    capsys.readouterr()
+    code = main(["train", str(demo_project), "--epochs", "5", "--generator-lr", "1e38",
+                 "--discriminator-lr", "1e38", "--out", str(out)])
+    assert code == 2  # a non-finite loss ends the run as an error
+    printed = capsys.readouterr().out
+    assert "GAN alarm at epoch 4 (non_finite): " in printed
+    assert "\n  Try: " in printed
+    assert [str(a["kind"]) for a in load_project(out).alarms] == ["non_finite"]

@@ -615,5 +615,7 @@ class HealthMonitor:
 
     @staticmethod
     def _alarm(epoch: int, kind: str, message: str) -> Alarm:
-        log.warning("GAN alarm at epoch %d (%s): %s", epoch, kind, message)
+        # Info, not warning: the callers show alarms themselves (the window's
+        # alarm panel, `specgan train`'s output), with the remedy.
+        log.info("GAN alarm at epoch %d (%s): %s", epoch, kind, message)
         return Alarm(epoch=epoch, kind=kind, message=message, remedy=REMEDIES[kind])
