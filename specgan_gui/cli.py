@@ -404,6 +404,8 @@ def _print_comparison(result) -> None:
         line["preprocessing"] = row.get("preprocessing")
         rows.append(line)
     _print_table(rows)
+    # Each fold chooses its own count, so a median of 3 and 4 reads 3.5.
+    print("(components, epochs used: medians over the folds)")
     for warning in result.warnings:
         print(f"warning: {warning}")
     for line in result.verdict.splitlines():
@@ -433,6 +435,7 @@ def _print_sweep(result) -> None:
                                               result.epochs_used)
     ]
     _print_table(rows)
+    print("(epochs used: median over the folds)")
 
 
 def _save(project, path, stream=None) -> None:

@@ -288,6 +288,8 @@ def test_transfer_sweep_prints_tables(demo_project, tmp_path, capsys):
     assert "comparing at the sweep's best epoch, 2" in lines
     header = next(line for line in lines if line.startswith("model "))
     assert header.split()[:5] == ["model", "target", "rmsecv", "spread", "r2"]
+    assert "(components, epochs used: medians over the folds)" in lines
+    assert "(epochs used: median over the folds)" in lines
     assert any(line.startswith("warning: 21 samples for ") for line in lines)
     verdicts = [line for line in lines if line.startswith("verdict: ")]
     assert len(verdicts) == 1

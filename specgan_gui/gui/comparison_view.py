@@ -38,8 +38,9 @@ METRIC_HEADERS = {
     "rmsecv": "RMSECV",
     "r2": "R²",
     "accuracy": "Accuracy",
-    "components": "PLS components",
-    "epochs_used": "Epochs used",
+    # Each fold chooses its own count, so the medians can be halves (3.5).
+    "components": "PLS components (median of folds)",
+    "epochs_used": "Epochs used (median of folds)",
 }
 VERDICT_STYLE = (
     "QLabel { font-size: 11pt; font-weight: bold; background: #eef5ee;"

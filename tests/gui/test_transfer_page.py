@@ -143,7 +143,8 @@ def test_regression_sweep_then_comparison(qtbot, window, task_runner, tmp_path,
     frame = page.result_model.frame
     assert list(frame.columns[:4]) == ["Model", "Target", "RMSECV", "RMSECV SD"]
     assert frame.columns[-1] == "Preprocessing"
-    assert "Epochs used" in frame.columns
+    assert "Epochs used (median of folds)" in frame.columns
+    assert "PLS components (median of folds)" in frame.columns
     assert len(frame) == 6  # three models x two targets
     assert set(frame["Target"]) == {"glucose", "glucose (mmol/L)"}
     pls = frame[(frame["Model"] == "PLS") & (frame["Target"] == "glucose")].iloc[0]
