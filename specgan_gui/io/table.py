@@ -176,6 +176,108 @@ def _split_columns(path: Path, frame: pd.DataFrame, decimal: str):
     return axis, axis_columns, other_columns
 
 
+#: Results of `numeric_header_layout`.
+WIDE, LONG, AMBIGUOUS = "wide", "long", "ambiguous"
+
+
+class LongLayoutError(ReadError):
+    """A table has the axis in its first column and one spectrum per column."""
+
+
+def _counts_up(values: np.ndarray) -> bool:
+    """Return whether values are 0, 1, 2, ... or 1, 2, 3, ... as sample numbers are."""
+    return values.size > 0 and values[0] in (0, 1) and np.array_equal(
+        values, np.arange(values[0], values[0] + values.size))
+
+
+def numeric_header_layout(first_cell: str, header_values, first_column) -> str:
+    """Decide whether a table whose header cells after the first are all numbers is wide or long.
+
+    In the wide layout the header numbers are the axis and each row is a
+    sample.  In the long layout the first column is the axis and the header
+    numbers are sample ids.  `first_column` contains the values below
+    `first_cell`, with NaN for cells that are not numbers.  Returns `WIDE`,
+    `LONG` or `AMBIGUOUS`.  The evidence, strongest first:
+
+    1. Only a first column of numbers that runs strictly one way can be an axis.
+    2. The first header cell names an axis ("wavenumber", "nm") or sample ids ("sample").
+    3. Sample ids are consecutive integers from 0 or 1 and the axis values are not.
+       This comes before the lengths, because a filter instrument may measure
+       100 samples (numbered 1 to 100 down the first column) at 30 wavelengths.
+    4. The axis is at least twice as long as the other dimension.
+    """
+    # Imported here because text_columns imports this module.
+    from specgan_gui.io.text_columns import _AXIS_NAMES
+
+    column = np.asarray(first_column, dtype=np.float64)
+    header = np.asarray(header_values, dtype=np.float64)
+    steps = np.diff(column)
+    one_way = steps.size > 0 and (bool(np.all(steps > 0)) or bool(np.all(steps < 0)))
+    if column.size < 3 or not np.all(np.isfinite(column)) or not one_way:
+        return WIDE
+    name = str(first_cell).strip()
+    if name.lower() in ID_COLUMN_NAMES:
+        return WIDE
+    if axis_unit_from_label(name) or _AXIS_NAMES.search(name):
+        return LONG
+    header_ids, column_ids = _counts_up(header), _counts_up(column)
+    if header_ids and not column_ids:
+        return LONG
+    if column_ids and not header_ids:
+        return WIDE
+    if column.size >= 2 * header.size:
+        return LONG
+    if header.size >= 2 * column.size:
+        return WIDE
+    return AMBIGUOUS
+
+
+def _ambiguous_layout_error(path: Path, first_cell: str, header: np.ndarray,
+                            column: np.ndarray, location: str = "line 1") -> ReadError:
+    return ReadError(
+        path,
+        f"the table layout is ambiguous: the header has {header.size} numbers "
+        f"({header[0]:g} to {header[-1]:g}) after {str(first_cell)!r}, and the first column "
+        f"has {column.size} numbers that run one way ({column[0]:g} to {column[-1]:g}), "
+        f"so either could be the axis.",
+        location=location,
+        hint="If each column is a spectrum, name the first column after the axis (for "
+        "example 'wavenumber' or 'wavelength (nm)') or give the samples names that are not "
+        "numbers (for example s1, s2). If each row is a spectrum, name the first column "
+        "'sample'.",
+    )
+
+
+def _check_layout(path: Path, frame: pd.DataFrame, axis: np.ndarray, axis_columns: list,
+                  other_columns: list, decimal: str) -> None:
+    """Raise `LongLayoutError` or an ambiguity `ReadError` unless the table is wide.
+
+    Only a table with one column before the numeric header cells and none
+    after them can be in the long layout.
+    """
+    if list(other_columns) != [frame.columns[0]]:
+        return
+    first_cell = frame.columns[0]
+    column = np.full(len(frame), np.nan)
+    for row, cell in enumerate(frame[first_cell].fillna("")):
+        value = _parse_number(cell, decimal)
+        if value is not None:
+            column[row] = value
+    layout = numeric_header_layout(str(first_cell), axis, column)
+    if layout == LONG:
+        raise LongLayoutError(
+            path,
+            f"the first column {str(first_cell)!r} is the axis ({column.size} values from "
+            f"{column[0]:g} to {column[-1]:g}) and each of the {axis.size} other columns is "
+            f"a spectrum, but this reader reads one spectrum per row.",
+            location="line 1",
+            hint="Save the sheet as CSV and import it with the column option 'all' (one "
+            "spectrum per column), or transpose it so that each row is a spectrum.",
+        )
+    if layout == AMBIGUOUS:
+        raise _ambiguous_layout_error(path, str(first_cell), axis, column)
+
+
 def _unit_from_header(
     path: Path, axis: np.ndarray, raw_frame: pd.DataFrame, axis_columns: list
 ) -> str | None:
@@ -319,6 +421,7 @@ def dataset_from_frame(
     if frame.empty:
         raise ReadError(path, "contains a header but no data rows.", hint="Export the spectra again.")
     axis, axis_columns, other_columns = _split_columns(path, frame, decimal)
+    _check_layout(path, frame, axis, axis_columns, other_columns, decimal)
     spectra = _to_float_matrix(path, frame[axis_columns], decimal, first_line)
     id_column = _pick_id_column(frame, other_columns)
     if id_column is not None:
@@ -358,6 +461,35 @@ def dataset_from_frame(
     return dataset, warnings
 
 
+def _head_layout(text: str) -> str:
+    """Return the `numeric_header_layout` of the whole lines at the start of a text table.
+
+    Rows past the head only add length to the first column, so a `LONG`
+    result is true of the whole file, but a `WIDE` result may turn out long.
+    """
+    lines = [line for line in text.splitlines()[:-1] if line.strip()]
+    if len(lines) < 2:
+        return WIDE
+    counts = {sep: min(line.count(sep) for line in lines) for sep in ("\t", ";", ",")}
+    delimiter = next((sep for sep, count in counts.items() if count > 0), None)
+    if delimiter is None:
+        return WIDE
+    decimal = "."
+    if delimiter != "," and re.search(r"\d,\d", "\n".join(lines[1:])):
+        decimal = ","
+    header = [cell.strip().strip('"') for cell in lines[0].split(delimiter)]
+    while header and not header[-1]:
+        header.pop()  # trailing separators
+    header_values = [_parse_number(cell, decimal) for cell in header[1:]]
+    if not header_values or _parse_number(header[0], decimal) is not None or None in header_values:
+        return WIDE
+    column = []
+    for line in lines[1:]:
+        value = _parse_number(line.split(delimiter)[0], decimal)
+        column.append(np.nan if value is None else value)
+    return numeric_header_layout(header[0], header_values, column)
+
+
 class TextTableReader(Reader):
     name = "CSV/TSV wide table"
     extensions = (".csv", ".tsv", ".txt", ".tab")
@@ -373,6 +505,8 @@ class TextTableReader(Reader):
         cells = re.split(r"[,;\t]", first)
         numeric = sum(_NUMBER.match(c.strip().strip('"')) is not None for c in cells)
         if numeric >= 8:
+            if _head_layout(text) == LONG:
+                return 10  # the text-columns reader reads one spectrum per column
             return 60
         return 10 if path.suffix.lower() in self.extensions else 0
 
@@ -395,7 +529,13 @@ class TextTableReader(Reader):
                 f"rows do not split into the same number of cells ({error}).",
                 hint="Check that every row has one value per header cell.",
             ) from None
-        dataset, warnings = dataset_from_frame(path, frame, decimal, axis_unit)
+        try:
+            dataset, warnings = dataset_from_frame(path, frame, decimal, axis_unit)
+        except LongLayoutError:
+            # The head that `sniff` saw was too short to show the layout.
+            from specgan_gui.io.text_columns import TextColumnsReader
+
+            return TextColumnsReader().read(path, axis_unit=axis_unit, **options)
         dataset.metadata["encoding"] = encoding
         label = {",": "comma", ";": "semicolon", "\t": "tab"}[delimiter]
         fmt = f"{self.name} ({label}-separated, decimal {'comma' if decimal == ',' else 'point'})"

@@ -46,7 +46,13 @@ from specgan_gui.io.base import (
     axis_unit_from_label,
     register,
 )
-from specgan_gui.io.table import _guess_axis_unit
+from specgan_gui.io.table import (
+    AMBIGUOUS,
+    LONG,
+    _ambiguous_layout_error,
+    _guess_axis_unit,
+    numeric_header_layout,
+)
 
 log = logging.getLogger(__name__)
 
@@ -407,8 +413,33 @@ def _header_cells(line: str, separator: str) -> list[str] | None:
     return cells
 
 
+def _numeric_sample_header(context: _Context, line: str, line_number: int, region: _Region,
+                           separator: str) -> list[str] | None:
+    """Return the cells of a header such as ``wavenumber,1,2,3`` that names samples by number.
+
+    The line must have one cell per column, text in the first cell and numbers
+    in the others (at least two), and `numeric_header_layout` must find the
+    first column to be the axis.  Raises a `ReadError` when the layout is
+    ambiguous (the header numbers could be the axis of one spectrum per row).
+    """
+    cells = _split(line.strip(), separator)
+    if len(cells) != region.width or len(cells) < 3 or _parse_number(cells[0], ".") is not None:
+        return None
+    header_values = [_parse_number(cell, ".") for cell in cells[1:]]
+    if None in header_values:
+        return None
+    column = [row[0] for row in region.rows]
+    layout = numeric_header_layout(cells[0], header_values, column)
+    if layout == AMBIGUOUS:
+        raise _ambiguous_layout_error(context.path, cells[0], np.asarray(header_values),
+                                      np.asarray(column), f"line {line_number}")
+    # NOTE: a header that `numeric_header_layout` finds wide is ignored here, as before, so
+    # a wide table with fewer than 8 axis values is still read one spectrum per column.
+    return cells if layout == LONG else None
+
+
 def _find_header(
-    lines: list[str], region: _Region, separator: str
+    context: _Context, lines: list[str], region: _Region, separator: str
 ) -> tuple[list[str] | None, list[str] | None, int | None]:
     """Return (names, units, line number) of the header above a data block."""
     index = region.lines[0] - 2  # 0-based index of the line above the data
@@ -418,7 +449,8 @@ def _find_header(
         return None, None, None
     cells = _header_cells(lines[index], separator)
     if cells is None:
-        return None, None, None
+        cells = _numeric_sample_header(context, lines[index], index + 1, region, separator)
+        return cells, None, (index + 1 if cells is not None else None)
     above = _header_cells(lines[index - 1], separator) if index >= 1 else None
     if above is not None and len(above) == len(cells) and all(
         len(cell) <= 12 for cell in cells
@@ -755,7 +787,7 @@ def _choose_columns(context: _Context, names: list[str], named: bool, column,
 def _read_region(context: _Context, lines: list[str], region: _Region, separator: str,
                  column, x_column, axis_unit: str | None, sentinels: str) -> list[dict]:
     """Return one spectrum (a dict of arrays and names) per chosen column of a block."""
-    names, units, header_line = _find_header(lines, region, separator)
+    names, units, header_line = _find_header(context, lines, region, separator)
     named = names is not None
     names = _column_names(names, region.width, context, header_line)
     if units is not None:
