@@ -438,6 +438,11 @@ def _numeric_sample_header(context: _Context, line: str, line_number: int, regio
     return cells if layout == LONG else None
 
 
+def _numbers_after_first(names: list[str]) -> bool:
+    """Return whether every column name after the first is a number."""
+    return len(names) > 1 and all(_parse_number(name, ".") is not None for name in names[1:])
+
+
 def _find_header(
     context: _Context, lines: list[str], region: _Region, separator: str
 ) -> tuple[list[str] | None, list[str] | None, int | None]:
@@ -784,11 +789,35 @@ def _choose_columns(context: _Context, names: list[str], named: bool, column,
     return x_index, [y_index]
 
 
+def _without_blank_corner_row(lines: list[str], region: _Region, separator: str) -> _Region:
+    """Drop a first row such as ``,1,2,3`` from a block: a header with an empty first cell.
+
+    Excel and pandas write that header for a sheet with the axis in the
+    first column and numbered samples, and it parses as a row of numbers
+    with a missing first value.  `_find_header` then reads it as a header.
+    """
+    if len(region.rows) < 3:
+        return region
+    first = region.rows[0]
+    cells = _split(lines[region.lines[0] - 1].strip(), separator)
+    rest_x = [row[0] for row in region.rows[1:]]
+    if (cells and not cells[0] and math.isnan(first[0])
+            and all(math.isfinite(value) for value in first[1:])
+            and all(math.isfinite(value) for value in rest_x)):
+        return _Region(rows=region.rows[1:], lines=region.lines[1:])
+    return region
+
+
 def _read_region(context: _Context, lines: list[str], region: _Region, separator: str,
                  column, x_column, axis_unit: str | None, sentinels: str) -> list[dict]:
     """Return one spectrum (a dict of arrays and names) per chosen column of a block."""
+    region = _without_blank_corner_row(lines, region, separator)
     names, units, header_line = _find_header(context, lines, region, separator)
     named = names is not None
+    if column is None and named and _numbers_after_first(names):
+        # Columns named 1, 2, 3 are numbered samples (`_numeric_sample_header`
+        # found the first column to be the axis), so every column is a spectrum.
+        column = "all"
     names = _column_names(names, region.width, context, header_line)
     if units is not None:
         units = units + [""] * len(names)

@@ -166,3 +166,21 @@ LAYOUT_CASES = [
 @pytest.mark.parametrize("first_cell, header, column, expected", LAYOUT_CASES)
 def test_numeric_header_layout_cases(first_cell, header, column, expected):
     assert numeric_header_layout(first_cell, header, column) == expected
+
+
+@pytest.mark.parametrize("first_cell", ["", "wavenumber"])
+def test_numbered_samples_read_every_column_by_default(tmp_path, first_cell):
+    """Numbered sample columns are all spectra, also under the empty corner cell Excel writes."""
+    spectra = _spectra(6, AXIS.size)
+    names = [str(i + 1) for i in range(6)]
+    path = tmp_path / "numbered.csv"
+    _write_long(path, first_cell, AXIS, spectra, names)
+
+    result = read_spectra(path)
+
+    data = result.dataset
+    np.testing.assert_array_equal(data.axis, AXIS)
+    assert data.spectra.shape == (6, AXIS.size)
+    np.testing.assert_allclose(data.spectra, spectra, rtol=0, atol=1e-12)
+    assert data.sample_ids == [f"numbered: {name}" for name in names]
+    assert not any("as the spectrum" in warning for warning in result.warnings)
