@@ -1064,13 +1064,23 @@ def _join_references(result: ImportResult, reference_table, id_column: str | Non
     table[id_column] = [keys.get(v, v) for v in table[id_column]]
     matched = set(table[id_column]) & set(dataset.sample_ids)
     if not matched:
+        # Readers prefix the ids of a file with several spectra with the file's
+        # name ("long: 1"); without it they may match.
+        unprefixed = {sid.split(": ", 1)[1] for sid in dataset.sample_ids if ": " in sid}
+        if unprefixed & {str(v) for v in table[id_column]}:
+            hint = ("The spectra's ids start with their file's name. Import with the id "
+                    "source 'table' (--id-source table; in the import dialog, Id source: "
+                    "Ids written in the file) to use the ids as the file writes them.")
+        else:
+            hint = (f"Check that {id_column!r} is the id column and that the table belongs "
+                    "to these spectra; the id source or id pattern of the import sets the "
+                    "spectra's ids.")
         raise ReadError(
             name,
             f"none of its {len(table)} ids in column {id_column!r} match a sample id "
             f"(table: {_listed(list(table[id_column])[:3])}; spectra: "
             f"{_listed(dataset.sample_ids[:3])}).",
-            hint=f"Check that {id_column!r} is the id column and that the table belongs to "
-            f"these spectra; the id source or id pattern of the import sets the spectra's ids.",
+            hint=hint,
         )
     joined, _ = attach_references(dataset, table, id_column, source=name)
     result.dataset = joined

@@ -184,3 +184,18 @@ def test_numbered_samples_read_every_column_by_default(tmp_path, first_cell):
     np.testing.assert_allclose(data.spectra, spectra, rtol=0, atol=1e-12)
     assert data.sample_ids == [f"numbered: {name}" for name in names]
     assert not any("as the spectrum" in warning for warning in result.warnings)
+
+
+
+def test_prefixed_ids_suggest_table_id_source(tmp_path):
+    spectra = _spectra(4, AXIS.size)
+    path = tmp_path / "long.csv"
+    _write_long(path, "wavenumber", AXIS, spectra, ["1", "2", "3", "4"])
+    references = tmp_path / "lab.csv"
+    references.write_text("sample,conc\n1,0.5\n2,0.7\n3,0.9\n")
+
+    with pytest.raises(ReadError) as caught:
+        import_files([path], ImportOptions(), reference_table=references, id_column="sample")
+
+    assert "none of its 3 ids in column 'sample' match a sample id" in str(caught.value)
+    assert "--id-source table" in str(caught.value)
