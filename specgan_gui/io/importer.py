@@ -1095,15 +1095,40 @@ def _join_references(result: ImportResult, reference_table, id_column: str | Non
     )
     if result.spectra_without_references:
         missing = result.spectra_without_references
+        subject = "1 spectrum has" if len(missing) == 1 else f"{len(missing)} spectra have"
         result.warnings.append(
-            f"{len(missing)} spectra have no row in {name}, so their reference values are "
-            f"empty: {_listed(missing)}."
+            f"{subject} no row in {name}, so their reference values are empty: "
+            f"{_listed(missing)}."
         )
+    _warn_empty_values(result, joined, table, id_column, matched, name)
     if result.ids_without_spectra:
         unused = result.ids_without_spectra
         result.warnings.append(
             f"{len(unused)} ids of {name} have no spectrum: {_listed(unused)}."
         )
+
+
+def _warn_empty_values(result: ImportResult, joined, table: pd.DataFrame, id_column: str,
+                       matched: set, name: str) -> None:
+    """Warn about spectra whose row in the reference table leaves a column empty.
+
+    Spectra without any row are listed by the caller; these have a row but
+    no value in it, so the comparison later leaves them out for that column.
+    """
+    has_row = np.array([sample in matched for sample in joined.sample_ids])
+    for column in table.columns:
+        if column == id_column or column not in joined.references.columns:
+            continue
+        values = joined.references[column]
+        empty = values.isna().to_numpy(dtype=bool)
+        if not pd.api.types.is_numeric_dtype(values):
+            empty = empty | values.astype(str).str.strip().eq("").to_numpy(dtype=bool)
+        samples = [joined.sample_ids[i] for i in np.nonzero(empty & has_row)[0]]
+        if samples:
+            subject = "1 spectrum has" if len(samples) == 1 else f"{len(samples)} spectra have"
+            result.warnings.append(
+                f"{subject} a row in {name} but no {str(column)!r} value: {_listed(samples)}."
+            )
 
 
 def _repeated_rows(table: pd.DataFrame, id_column: str, repeated: list[str]) -> str:

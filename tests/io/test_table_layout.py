@@ -199,3 +199,18 @@ def test_prefixed_ids_suggest_table_id_source(tmp_path):
 
     assert "none of its 3 ids in column 'sample' match a sample id" in str(caught.value)
     assert "--id-source table" in str(caught.value)
+
+
+def test_empty_reference_value_is_named(tmp_path):
+    spectra = _spectra(4, AXIS.size)
+    path = tmp_path / "long.csv"
+    _write_long(path, "wavenumber", AXIS, spectra, ["1", "2", "3", "4"])
+    references = tmp_path / "lab.csv"
+    references.write_text("sample,conc\n1,0.5\n2,\n3,0.9\n")
+
+    result = import_files([path], ImportOptions(id_source="table"),
+                          reference_table=references, id_column="sample")
+
+    assert "1 spectrum has no row in lab.csv, so their reference values are empty: 4." in (
+        result.warnings)
+    assert "1 spectrum has a row in lab.csv but no 'conc' value: 2." in result.warnings
