@@ -209,6 +209,18 @@ def test_unstable_discriminator_spikes():
     assert "2 discriminator steps" in alarms[0].remedy
 
 
+def test_unstable_discriminator_names_only_what_fired():
+    """A loss swinging wildly without spikes over its median names the spread alone."""
+    losses = [1e6 if (e // 10) % 2 else 0.3 for e in range(1, 101)]
+
+    alarms = feed(HealthMonitor(), [stats(e, discriminator_loss=loss)
+                                    for e, loss in enumerate(losses, start=1)])
+
+    assert [a.kind for a in alarms] == ["unstable_discriminator"]
+    assert "spikes" not in alarms[0].message
+    assert "a standard deviation of 4.94e+05 over the last 50 epochs" in alarms[0].message
+
+
 def test_generator_outpaces_poor_realism():
     def run(ratio, score=0.98):
         monitor = HealthMonitor()

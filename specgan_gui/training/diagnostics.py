@@ -533,11 +533,16 @@ class HealthMonitor:
         unstable = spikes >= SPIKE_COUNT or spread > DISCRIMINATOR_LOSS_STD_LIMIT
         if not self._raise("unstable_discriminator", unstable):
             return []
+        # Name only what fired: "0 spikes" beside a huge spread read as a contradiction.
+        reasons = []
+        if spikes >= SPIKE_COUNT:
+            reasons.append(f"{spikes} spikes in the last {SPIKE_WINDOW_EPOCHS} epochs")
+        if spread > DISCRIMINATOR_LOSS_STD_LIMIT:
+            reasons.append(f"a standard deviation of {spread:.3g} over the last "
+                           f"{LOSS_SPREAD_EPOCHS} epochs (above {DISCRIMINATOR_LOSS_STD_LIMIT:g})")
         return [self._alarm(
             epoch, "unstable_discriminator",
-            f"The discriminator loss is unstable: {spikes} spikes in the last "
-            f"{SPIKE_WINDOW_EPOCHS} epochs and a standard deviation of {spread:.2f} over "
-            f"the last {LOSS_SPREAD_EPOCHS}.")]
+            f"The discriminator loss is unstable: {' and '.join(reasons)}.")]
 
     # --- per snapshot -------------------------------------------------------------
     def observe_realism(self, epoch: int, measures: Mapping[str, float]) -> list[Alarm]:
