@@ -42,9 +42,11 @@ METRIC_HEADERS = {
     "components": "PLS components (median of folds)",
     "epochs_used": "Epochs used (median of folds)",
 }
+#: A neutral blue-grey: the verdict is as often "PLS wins" as not, and a green
+#: box read as approval of the GAN.
 VERDICT_STYLE = (
-    "QLabel { font-size: 11pt; font-weight: bold; background: #eef5ee;"
-    " border: 1px solid #8fbf8f; border-radius: 3px; padding: 6px; }")
+    "QLabel { font-size: 11pt; font-weight: bold; background: #eef2f7;"
+    " border: 1px solid #8fa3bf; border-radius: 3px; padding: 6px; }")
 #: Rows the result table shows before it scrolls (two targets of three models).
 MAX_TABLE_ROWS = 6
 WARNING_STYLE = (
