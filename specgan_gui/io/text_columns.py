@@ -359,7 +359,13 @@ def _check_neighbours(context: _Context, regions: list[_Region], main: _Region) 
             continue
         before = neighbour_index < index
         if before and neighbour.width < main.width and len(neighbour.rows) <= 2:
-            continue
+            # A count line may precede the data, but not rows of the data's width
+            # right above it: then the short row sits inside the data.
+            earlier = regions[neighbour_index - 1] if neighbour_index >= 1 else None
+            inside = (earlier is not None and earlier.width == main.width
+                      and earlier.lines[-1] + 1 == neighbour.lines[0])
+            if not inside:
+                continue
         line = neighbour.lines[-1] if before else neighbour.lines[0]
         raise context.error(
             f"has {neighbour.width} value(s) on this line where the {len(main.rows)} rows "

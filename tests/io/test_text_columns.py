@@ -302,6 +302,23 @@ def test_cut_last_row_rejected(tmp_path):
     assert "cut short" in str(info.value)
 
 
+def test_short_row_inside_data_rejected(tmp_path):
+    """An empty cell on line 12 of 50 must not drop the 11 rows above it."""
+    x, y = _xy(50)
+    rows = [f"{a},{b}" for a, b in zip(x, y)]
+    rows[11] = f"{x[11]},"
+    with pytest.raises(ReadError) as info:
+        read_spectra(_write(tmp_path, "\n".join(rows) + "\n", "ragged.csv"))
+    assert "line 12" in str(info.value)
+    assert "damaged" in str(info.value)
+
+
+def test_count_line_before_data_allowed(tmp_path):
+    x, y = _xy(20)
+    body = "".join(f"{a},{b}\n" for a, b in zip(x, y))
+    result = read_spectra(_write(tmp_path, f"20\n{body}", "counted.csv"))
+    assert result.dataset.spectra.shape == (1, 20)
+
 def test_declared_count_checked(tmp_path):
     x, y = _xy(10)
     body = "".join(f"{a}\t{b}\n" for a, b in zip(x, y))
