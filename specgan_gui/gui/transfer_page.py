@@ -475,9 +475,17 @@ class TransferPage(QWidget):
         elif not project.target:
             self.summary_label.setText("No target column chosen.")
         else:
+            dataset = project.dataset
+            total = dataset.n_samples
+            with_value = total
+            if project.target in map(str, dataset.references.columns):
+                column = dataset.references[project.target]
+                missing = column.isna() | column.astype(str).str.strip().eq("")
+                with_value = total - int(missing.sum())
+            spectra = (f"{total} spectra" if with_value == total
+                       else f"the {with_value} of {total} spectra that have a value")
             self.summary_label.setText(
-                f"Predicting <b>{project.target}</b> ({project.task}) from "
-                f"{project.dataset.n_samples} spectra.")
+                f"Predicting <b>{project.target}</b> ({project.task}) from {spectra}.")
 
     @Slot()
     def refresh_result(self) -> None:

@@ -327,3 +327,17 @@ def test_bad_settings_show_a_message(qtbot, window, task_runner, fermentation_fi
 ])
 def test_column_unit_cases(column, unit):
     assert column_unit(column) == unit
+
+
+def test_summary_counts_spectra_with_a_value(qtbot, window, fermentation):
+    dataset = fermentation.subset(np.arange(fermentation.n_samples))
+    references = dataset.references.copy()
+    references.loc[[2, 5], "glucose"] = np.nan
+    dataset.references = references
+    window.controller.replace_project(Project(dataset=dataset, target="glucose",
+                                              task="regression"))
+
+    text = window.transfer_page.summary_label.text()
+
+    assert text == ("Predicting <b>glucose</b> (regression) from the 19 of 21 spectra "
+                    "that have a value.")
