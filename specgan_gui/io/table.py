@@ -234,10 +234,11 @@ def numeric_header_layout(first_cell: str, header_values, first_column) -> str:
 
 def _ambiguous_layout_error(path: Path, first_cell: str, header: np.ndarray,
                             column: np.ndarray, location: str = "line 1") -> ReadError:
+    first = f"{str(first_cell)!r}" if str(first_cell).strip() else "an empty first cell"
     return ReadError(
         path,
         f"the table layout is ambiguous: the header has {header.size} numbers "
-        f"({header[0]:g} to {header[-1]:g}) after {str(first_cell)!r}, and the first column "
+        f"({header[0]:g} to {header[-1]:g}) after {first}, and the first column "
         f"has {column.size} numbers that run one way ({column[0]:g} to {column[-1]:g}), "
         f"so either could be the axis.",
         location=location,
@@ -258,16 +259,18 @@ def _check_layout(path: Path, frame: pd.DataFrame, axis: np.ndarray, axis_column
     if list(other_columns) != [frame.columns[0]]:
         return
     first_cell = frame.columns[0]
+    # pandas names an empty header cell "Unnamed: 0"; the file has no such name.
+    name = "" if str(first_cell).startswith("Unnamed: ") else str(first_cell)
     column = np.full(len(frame), np.nan)
     for row, cell in enumerate(frame[first_cell].fillna("")):
         value = _parse_number(cell, decimal)
         if value is not None:
             column[row] = value
-    layout = numeric_header_layout(str(first_cell), axis, column)
+    layout = numeric_header_layout(name, axis, column)
     if layout == LONG:
         raise LongLayoutError(
             path,
-            f"the first column {str(first_cell)!r} is the axis ({column.size} values from "
+            f"the first column{f' {name!r}' if name else ''} is the axis ({column.size} values from "
             f"{column[0]:g} to {column[-1]:g}) and each of the {axis.size} other columns is "
             f"a spectrum, but this reader reads one spectrum per row.",
             location="line 1",
@@ -275,7 +278,7 @@ def _check_layout(path: Path, frame: pd.DataFrame, axis: np.ndarray, axis_column
             "spectrum per column), or transpose it so that each row is a spectrum.",
         )
     if layout == AMBIGUOUS:
-        raise _ambiguous_layout_error(path, str(first_cell), axis, column)
+        raise _ambiguous_layout_error(path, name, axis, column)
 
 
 def _unit_from_header(

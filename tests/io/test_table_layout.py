@@ -214,3 +214,17 @@ def test_empty_reference_value_is_named(tmp_path):
     assert "1 spectrum has no row in lab.csv, so their reference values are empty: 4." in (
         result.warnings)
     assert "1 spectrum has a row in lab.csv but no 'conc' value: 2." in result.warnings
+
+
+def test_ambiguous_message_names_an_empty_first_cell(tmp_path):
+    header = np.linspace(400.0, 418.0, 10)
+    lines = ["," + ",".join(f"{v:g}" for v in header)]
+    lines += [f"{x:g}," + ",".join("0.5" for _ in header) for x in np.linspace(4000, 3991, 10)]
+    path = tmp_path / "square.csv"
+    path.write_text("\n".join(lines) + "\n")
+
+    with pytest.raises(ReadError) as caught:
+        read_spectra(path)
+
+    assert "after an empty first cell" in str(caught.value)
+    assert "Unnamed" not in str(caught.value)
