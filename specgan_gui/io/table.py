@@ -268,9 +268,10 @@ def _check_layout(path: Path, frame: pd.DataFrame, axis: np.ndarray, axis_column
             column[row] = value
     layout = numeric_header_layout(name, axis, column)
     if layout == LONG:
+        named = f" {name!r}" if name else ""
         raise LongLayoutError(
             path,
-            f"the first column{f' {name!r}' if name else ''} is the axis ({column.size} values from "
+            f"the first column{named} is the axis ({column.size} values from "
             f"{column[0]:g} to {column[-1]:g}) and each of the {axis.size} other columns is "
             f"a spectrum, but this reader reads one spectrum per row.",
             location="line 1",
