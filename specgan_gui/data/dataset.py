@@ -29,6 +29,18 @@ def column_unit(column: str) -> str:
     return match.group(1) if match else ""
 
 
+def missing_values(column: pd.Series) -> np.ndarray:
+    """Return a bool mask of the cells of a reference column that hold no value.
+
+    NaN is missing, and so is an empty or blank cell of a text column, as a
+    table marks a missing value.
+    """
+    missing = column.isna().to_numpy(dtype=bool)
+    if not pd.api.types.is_numeric_dtype(column):
+        missing = missing | column.astype(str).str.strip().eq("").to_numpy(dtype=bool)
+    return missing
+
+
 def axis_label(unit: str) -> str:
     """Return a plot label for an axis unit, such as ``Wavenumber (cm⁻¹)``."""
     return AXIS_UNITS.get(unit, f"Axis ({unit})" if unit else "Axis")

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from specgan_gui.data.dataset import missing_values
 from specgan_gui.errors import SpecganError
 from specgan_gui.gui import messages
 from specgan_gui.gui.comparison_view import ALL_MODELS, ComparisonView
@@ -479,9 +480,7 @@ class TransferPage(QWidget):
             total = dataset.n_samples
             with_value = total
             if project.target in map(str, dataset.references.columns):
-                column = dataset.references[project.target]
-                missing = column.isna() | column.astype(str).str.strip().eq("")
-                with_value = total - int(missing.sum())
+                with_value = total - int(missing_values(dataset.references[project.target]).sum())
             spectra = (f"{total} spectra" if with_value == total
                        else f"the {with_value} of {total} spectra that have a value")
             self.summary_label.setText(

@@ -47,7 +47,7 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from specgan_gui.data.dataset import SpectralDataset
+from specgan_gui.data.dataset import SpectralDataset, missing_values
 from specgan_gui.errors import DataError, ReadError, SettingsError, SpecganError
 from specgan_gui.io.base import pick_reader, read_spectra
 from specgan_gui.io.conversions import (
@@ -1119,10 +1119,7 @@ def _warn_empty_values(result: ImportResult, joined, table: pd.DataFrame, id_col
     for column in table.columns:
         if column == id_column or column not in joined.references.columns:
             continue
-        values = joined.references[column]
-        empty = values.isna().to_numpy(dtype=bool)
-        if not pd.api.types.is_numeric_dtype(values):
-            empty = empty | values.astype(str).str.strip().eq("").to_numpy(dtype=bool)
+        empty = missing_values(joined.references[column])
         samples = [joined.sample_ids[i] for i in np.nonzero(empty & has_row)[0]]
         if samples:
             subject = "1 spectrum has" if len(samples) == 1 else f"{len(samples)} spectra have"

@@ -37,7 +37,7 @@ from sklearn.model_selection import (
     StratifiedShuffleSplit,
 )
 
-from specgan_gui.data.dataset import SpectralDataset, column_unit
+from specgan_gui.data.dataset import SpectralDataset, column_unit, missing_values
 from specgan_gui.data.preprocessing import Pipeline
 from specgan_gui.errors import DataError, SettingsError
 from specgan_gui.models.gan1d import GANArchitecture, state_to_numpy
@@ -85,11 +85,7 @@ def missing_target(dataset: SpectralDataset, target: str) -> np.ndarray:
 
     Empty cells count as missing in text columns, as a table marks them.
     """
-    column = dataset.references[target]
-    missing = column.isna()
-    if not pd.api.types.is_numeric_dtype(column):
-        missing |= column.astype(str).str.strip().eq("")
-    return missing.to_numpy(dtype=bool)
+    return missing_values(dataset.references[target])
 
 
 def left_out_message(
