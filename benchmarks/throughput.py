@@ -30,12 +30,13 @@ from specgan_gui.training.gan_trainer import (
 BATCH_SIZE = 40
 
 #: Passes over arrays the size of a large Dense weight matrix (61.2 MB at the
-#: reference size) in one batch with one discriminator step.  Discriminator
-#: Dense(1024): forward and input gradient in its step (2), weight gradient
-#: written (1), gradient norm read (1), fused Adam reads weight, gradient and
-#: both moments and writes weight and moments (7), forward and input gradient
-#: in the generator step (2): 13.  Generator Dense(14944): forward (1),
-#: weight gradient (1), input gradient (1), norm (1), Adam (7): 11.
+#: reference size) in one batch with one discriminator step.
+#: Discriminator Dense(1024), 13 passes: forward and input gradient in its
+#: step (2), the weight gradient written (1) and read for its norm (1), fused
+#: Adam (7: it reads weight, gradient and both moments, and writes weight and
+#: moments), and forward and input gradient in the generator step (2).
+#: Generator Dense(14944), 11 passes: forward, weight gradient, input
+#: gradient and norm (1 each), and Adam (7).
 DENSE_WEIGHT_PASSES_PER_BATCH = 13 + 11
 
 
@@ -228,7 +229,7 @@ def library_kernel_seconds(architecture: GANArchitecture, repeats: int = 15) -> 
         yield lambda: upstream.t() @ hidden_values
 
     def convolution_calls():
-        # (batch, in, length, out, kernel taps, weight gradient, input gradient)
+        # (batch, input channels, length, output channels, weight gradient, input gradient)
         shapes = [
             (both, 1, a.padded_points, a.discriminator_filters, True, False),
             (batch, 1, a.padded_points, a.discriminator_filters, False, True),
@@ -243,10 +244,10 @@ def library_kernel_seconds(architecture: GANArchitecture, repeats: int = 15) -> 
             w = torch.randn(outputs, inputs, 3, requires_grad=weight_grad)
             y = F.conv1d(x, w, padding=1)
             upstream = torch.randn_like(y)
-            wanted = [t for t, need in ((x, input_grad), (w, weight_grad)) if need]
+            needed = [t for t, need in ((x, input_grad), (w, weight_grad)) if need]
             yield lambda x=x, w=w: F.conv1d(x, w, padding=1)
-            yield lambda y=y, u=upstream, wanted=wanted: torch.autograd.grad(
-                y, wanted, u, retain_graph=True
+            yield lambda y=y, u=upstream, needed=needed: torch.autograd.grad(
+                y, needed, u, retain_graph=True
             )
 
     def adam_calls():

@@ -299,7 +299,7 @@ def _train(project, settings, architecture, quiet: bool = False):
         )
 
     def on_alarm(alarm):
-        # Printed even with quiet progress: an alarm asks the user to act.
+        # Printed even with quiet progress, because an alarm needs the user to act.
         print(f"GAN alarm at epoch {alarm.epoch} ({alarm.kind}): {alarm.message}\n"
               f"  Try: {alarm.remedy}", flush=True)
 

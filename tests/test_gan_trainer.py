@@ -657,11 +657,11 @@ def resident():
     with open("/proc/self/statm") as file:
         return int(file.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
-kept = keep_freed_memory()
+applied = keep_freed_memory()
 block = np.ones(64_000_000 // 8)  # 64 MB, above glibc's largest mmap threshold
 before = resident()
 del block
-print(kept, keep_freed_memory(), (before - resident()) / 1e6)
+print(applied, keep_freed_memory(), (before - resident()) / 1e6)
 """
 
 
@@ -669,8 +669,8 @@ print(kept, keep_freed_memory(), (before - resident()) / 1e6)
     not hasattr(os, "confstr") or not os.path.exists("/proc/self/statm"),
     reason="the setting applies to glibc on Linux",
 )
-@pytest.mark.parametrize("variable, kept", [(None, True), ("0", False)])
-def test_keep_freed_memory_keeps_large_blocks(variable, kept):
+@pytest.mark.parametrize("variable, applied", [(None, True), ("0", False)])
+def test_keep_freed_memory_keeps_large_blocks(variable, applied):
     """A freed 64 MB block stays with the process, unless the variable turns it off."""
     environment = {k: v for k, v in os.environ.items() if k != KEEP_FREED_MEMORY_VARIABLE}
     if variable is not None:
@@ -680,8 +680,8 @@ def test_keep_freed_memory_keeps_large_blocks(variable, kept):
         capture_output=True, text=True, env=environment, check=True,
     )
     first, second, returned_mb = result.stdout.split()
-    assert (first, second) == (str(kept), str(kept))
-    if kept:
+    assert (first, second) == (str(applied), str(applied))
+    if applied:
         assert float(returned_mb) < 8
     else:
         assert float(returned_mb) > 56

@@ -135,9 +135,9 @@ class AlarmPanel(QFrame):
     def _fit_height(self) -> None:
         """Make the list as tall as its wrapped texts, up to MAX_ALARM_LIST_HEIGHT.
 
-        The list's own row size hints assume the width it had when the rows
-        were added, often before the window was laid out, so long remedies
-        were cut off.  The texts are measured at the current width instead.
+        The list's own row size hints use the width it had when the rows were
+        added, often before the window was laid out, and cut off wrapped
+        lines.  So the texts are measured at the current width.
         """
         width = max(self.list.viewport().width() - 8, 50)
         metrics = self.list.fontMetrics()

@@ -1112,8 +1112,8 @@ def _warn_empty_values(result: ImportResult, joined, table: pd.DataFrame, id_col
                        matched: set, name: str) -> None:
     """Warn about spectra whose row in the reference table leaves a column empty.
 
-    Spectra without any row are listed by the caller; these have a row but
-    no value in it, so the comparison later leaves them out for that column.
+    The caller lists the spectra without any row.  These have a row but no
+    value in the column, so the comparison would leave them out later.
     """
     has_row = np.array([sample in matched for sample in joined.sample_ids])
     for column in table.columns:

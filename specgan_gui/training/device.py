@@ -141,7 +141,8 @@ def resolve_precision(
 #: Set to "0" to leave glibc's default memory release untouched.
 KEEP_FREED_MEMORY_VARIABLE = "SPECGAN_KEEP_FREED_MEMORY"
 
-_freed_memory_kept: bool | None = None
+#: The result of the first `keep_freed_memory` call; None before it.
+_freed_memory_setting: bool | None = None
 
 
 def keep_freed_memory() -> bool:
@@ -158,11 +159,11 @@ def keep_freed_memory() -> bool:
     This turns off ``mmap`` for allocations (``M_MMAP_MAX = 0``) and never
     trims the heap (``M_TRIM_THRESHOLD``), so freed blocks stay with the
     process and are reused.  It also keeps every thread on the main memory
-    arena (``M_ARENA_MAX = 1``): glibc gives other threads arenas of 64 MB
-    heaps, and it unmaps a heap once it is empty whatever the trim setting,
-    so training in a worker thread paid the page faults again (4 % slower
-    than in the main thread; equal with one arena).  Threads bound to an
-    arena before the first call keep it, so the window makes the call
+    arena (``M_ARENA_MAX = 1``).  glibc gives other threads arenas of 64 MB
+    heaps and unmaps a heap once it is empty, whatever the trim setting.
+    Training in a worker thread then paid the page faults again: it was 4 %
+    slower than in the main thread, and equal with one arena.  Threads bound
+    to an arena before the first call keep it, so the window makes the call
     before it starts any thread.
 
     The price is that resident memory stays at its peak until the process
@@ -176,10 +177,10 @@ def keep_freed_memory() -> bool:
     bool
         Whether the setting is in effect.
     """
-    global _freed_memory_kept
-    if _freed_memory_kept is not None:
-        return _freed_memory_kept
-    _freed_memory_kept = False
+    global _freed_memory_setting
+    if _freed_memory_setting is not None:
+        return _freed_memory_setting
+    _freed_memory_setting = False
     if os.environ.get(KEEP_FREED_MEMORY_VARIABLE, "1").strip() == "0":
         logger.debug("freed memory is returned to the system (%s=0)", KEEP_FREED_MEMORY_VARIABLE)
         return False
@@ -195,10 +196,10 @@ def keep_freed_memory() -> bool:
         return False
     # mallopt parameter numbers from glibc's malloc.h; it returns 1 on success.
     m_trim_threshold, m_mmap_max, m_arena_max = -1, -4, -8
-    kept = all(
+    applied = all(
         libc.mallopt(parameter, value) == 1
         for parameter, value in ((m_trim_threshold, 2**31 - 1), (m_mmap_max, 0), (m_arena_max, 1))
     )
-    _freed_memory_kept = kept
-    logger.debug("freed memory kept for reuse: %s", kept)
-    return kept
+    _freed_memory_setting = applied
+    logger.debug("freed memory reused: %s", applied)
+    return applied

@@ -212,6 +212,6 @@ def test_alarm_panel_shows_every_wrapped_line(qtbot, width):
 
     viewport = panel.list.viewport().rect()
     for row in range(panel.list.count()):
-        shown = panel.list.visualItemRect(panel.list.item(row))
-        assert shown.height() > panel.list.fontMetrics().height(), row  # wrapped
-        assert viewport.contains(shown), (row, shown, viewport)
+        item_rect = panel.list.visualItemRect(panel.list.item(row))
+        assert item_rect.height() > panel.list.fontMetrics().height(), row  # wrapped
+        assert viewport.contains(item_rect), (row, item_rect, viewport)
